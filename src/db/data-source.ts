@@ -1,0 +1,82 @@
+import path from 'node:path';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { Task } from '../tasks/task.entity';
+import { User } from '../users/user.entity';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { PinoTypeOrmLogger } from './typeorm-logger';
+
+export const entities = [User, Task];
+
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+
+/** A DataSource that also releases what it was opened on (an embedded server this process started). */
+export class AppDataSource extends DataSource {
+  constructor(
+    options: PostgresConnectionOptions,
+    private readonly release: () => Promise<void> = async () => {},
+  ) {
+    super(options);
+  }
+
+  override async destroy(): Promise<void> {
+    try {
+      if (this.isInitialized) await super.destroy();
+    } finally {
+      await this.release();
+    }
+  }
+}
+
+export function dataSourceOptions(url: string, config: Pick<Config, 'database'>, logger: Logger): PostgresConnectionOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities,
+    migrations: [path.join(__dirname, '..', '..', 'migrations', '*.{ts,js}')],
+    migrationsTransactionMode: 'each',
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
+    synchronize: false,
+    logger: new PinoTypeOrmLogger(logger),
+    applicationName: 'todo-service',
+    extra: {
+      max: config.database.poolSize,
+      connectionTimeoutMillis: config.database.connectTimeoutMs,
+    },
+  };
+}
+
+/**
+ * The one place that decides which PostgreSQL the process talks to: `DATABASE_URL` when set,
+ * otherwise the embedded server whose data lives in `EMBEDDED_DATABASE_DIR`.
+ */
+export async function resolveDatabase(config: Config, logger: Logger): Promise<{ url: string; release: () => Promise<void> }> {
+  if (config.databaseUrl) {
+    logger.info(`Database: ${redactUrl(config.databaseUrl)} (from DATABASE_URL)`);
+    return { url: config.databaseUrl, release: async () => {} };
+  }
+  if (config.env === 'production') {
+    throw new Error('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only).');
+  }
+  const server = await startEmbeddedPostgres(config.embeddedDatabaseDir, (message) => logger.info(message));
+  const how = server.owned ? 'started by this process' : 'already running, started by another process';
+  logger.info(`Database: embedded PostgreSQL on 127.0.0.1:${server.port}, data in ${config.embeddedDatabaseDir} (${how})`);
+  return { url: server.url, release: () => server.stop() };
+}
+
+export async function createDataSource(config: Config, logger: Logger): Promise<AppDataSource> {
+  const { url, release } = await resolveDatabase(config, logger);
+  return new AppDataSource(dataSourceOptions(url, config, logger), release);
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}

@@ -1,0 +1,70 @@
+import { MigrationExecutor, type DataSource } from 'typeorm';
+
+/** Any constant works; it only has to be the same in every process that migrates this database. */
+const MIGRATION_LOCK_KEY = 7_204_551_093;
+
+export interface MigrationStatus {
+  name: string;
+  applied: boolean;
+}
+
+export class MigrationFailedError extends Error {
+  constructor(
+    readonly migration: string,
+    readonly cause: unknown,
+  ) {
+    super(`migration ${migration} failed and was rolled back: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/** Applies every pending migration, each in its own transaction. Returns the names applied. */
+export async function runPendingMigrations(dataSource: DataSource): Promise<string[]> {
+  return withMigrationLock(dataSource, async () => {
+    const pending = await new MigrationExecutor(dataSource).getPendingMigrations();
+    if (pending.length === 0) return [];
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      return applied.map((migration) => migration.name);
+    } catch (error) {
+      const stillPending = await new MigrationExecutor(dataSource).getPendingMigrations();
+      throw new MigrationFailedError(stillPending[0]?.name ?? pending[0].name, error);
+    }
+  });
+}
+
+/** Reverts the most recently applied migration. Returns its name, or undefined when none is applied. */
+export async function revertLastMigration(dataSource: DataSource): Promise<string | undefined> {
+  return withMigrationLock(dataSource, async () => {
+    const executed = await new MigrationExecutor(dataSource).getExecutedMigrations();
+    const last = executed.sort((a, b) => b.timestamp - a.timestamp)[0];
+    if (!last) return undefined;
+    try {
+      await dataSource.undoLastMigration({ transaction: 'each' });
+    } catch (error) {
+      throw new MigrationFailedError(last.name, error);
+    }
+    return last.name;
+  });
+}
+
+export async function migrationStatus(dataSource: DataSource): Promise<MigrationStatus[]> {
+  const executor = new MigrationExecutor(dataSource);
+  const applied = new Set((await executor.getExecutedMigrations()).map((migration) => migration.name));
+  return dataSource.migrations.map((migration) => {
+    const name = migration.name ?? migration.constructor.name;
+    return { name, applied: applied.has(name) };
+  });
+}
+
+/** Two processes migrating one database at once (two replicas starting) would apply a migration twice. */
+async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+  const lockRunner = dataSource.createQueryRunner();
+  await lockRunner.connect();
+  try {
+    await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    return await work();
+  } finally {
+    await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lockRunner.release();
+  }
+}

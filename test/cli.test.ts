@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { freePort, postgresProcessesFor, runToEnd, startProcess, waitFor, type RunningProcess } from './support/processes';
+
+jest.setTimeout(120_000);
+
+let workDir: string;
+let dataDir: string;
+
+beforeAll(() => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'todo-cli-'));
+  fs.chmodSync(workDir, 0o755);
+  dataDir = path.join(workDir, 'postgres');
+});
+
+afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
+
+const embeddedEnv = () => ({ EMBEDDED_DATABASE_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'info' });
+
+async function startService(port: number): Promise<RunningProcess> {
+  const service = startProcess('npm', ['start'], { ...embeddedEnv(), PORT: String(port) });
+  await waitFor(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/ready`);
+      return response.status === 200 ? true : undefined;
+    },
+    60_000,
+    `/ready on port ${port}`,
+  ).catch((error) => {
+    service.child.kill('SIGKILL');
+    throw new Error(`${error.message}\n${service.output()}`);
+  });
+  return service;
+}
+
+describe('npm start', () => {
+  it('creates, migrates and serves an embedded database on a fresh data directory, then stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const service = await startService(port);
+
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(await ready.json()).toEqual({ status: 'ok', database: 'ok' });
+    expect(service.output()).toContain(`Creating a PostgreSQL data directory in ${dataDir}`);
+    expect(service.output()).toMatch(/Database: embedded PostgreSQL on 127\.0\.0\.1:\d+/);
+    expect(service.output()).toContain('Applied migrations: InitialSchema');
+    expect(service.output()).not.toContain('postgres:postgres@');
+
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toEqual({ code: 0, signal: null });
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
+  });
+
+  it('reuses the data on the next start, and a second process on the same data directory shares the running server', async () => {
+    const port = await freePort();
+    const service = await startService(port);
+    expect(service.output()).not.toContain('Creating a PostgreSQL data directory');
+    expect(service.output()).toContain('Database schema is up to date');
+
+    const second = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'show'], embeddedEnv());
+    expect(second.code).toBe(0);
+    expect(second.output).toContain('already running, started by another process');
+    expect(second.output).toContain('All migrations are applied.');
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toEqual({ code: 0, signal: null });
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+  });
+});
+
+async function revertAllThenRun(env: Record<string, string>) {
+  const reverted: string[] = [];
+  for (let round = 0; round < 20; round += 1) {
+    const revert = await runToEnd('npm', ['run', '--silent', 'migration:revert'], env);
+    expect(revert.code).toBe(0);
+    if (revert.output.includes('Nothing to revert')) break;
+    reverted.push(revert.output.match(/Reverted (\S+)/)?.[1] ?? 'unnamed');
+  }
+  const run = await runToEnd('npm', ['run', '--silent', 'migration:run'], env);
+  expect(run.code).toBe(0);
+  return { reverted, run: run.output };
+}
+
+describe('npm run migration:revert and migration:run', () => {
+  it('revert every migration one by one and apply them all again on the embedded default', async () => {
+    const { reverted, run } = await revertAllThenRun(embeddedEnv());
+    expect(reverted.length).toBeGreaterThan(0);
+    for (const name of reverted) expect(run).toContain(`Applied ${name}`);
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+  });
+
+  it('do the same against the server DATABASE_URL names', async () => {
+    let database: TestDatabase | undefined;
+    try {
+      database = await createTestDatabase();
+      const env = { DATABASE_URL: database.url, NODE_ENV: 'development' };
+      const first = await runToEnd('npm', ['run', '--silent', 'migration:run'], env);
+      expect(first.code).toBe(0);
+      expect(first.output).toContain('(from DATABASE_URL)');
+      const { password } = new URL(database.url);
+      expect(first.output).toMatch(/Database: postgres:\/\/\w+:\*\*\*@/);
+      expect(first.output).not.toContain(`:${password}@`);
+
+      const { reverted, run } = await revertAllThenRun(env);
+      expect(reverted.length).toBeGreaterThan(0);
+      for (const name of reverted) expect(run).toContain(`Applied ${name}`);
+    } finally {
+      await database?.drop();
+    }
+  });
+
+  it('exit non-zero with a one-line reason when the database cannot be reached', async () => {
+    const port = await freePort();
+    const result = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'run'], {
+      DATABASE_URL: `postgres://nobody:secret@127.0.0.1:${port}/nothing`,
+      LOG_LEVEL: 'warn',
+      DB_CONNECT_TIMEOUT_MS: '2000',
+    });
+    expect(result.code).toBe(1);
+    expect(result.output.trim().split('\n')).toEqual([expect.stringMatching(/^migration:run failed: cannot reach the database \(.*ECONNREFUSED/)]);
+  });
+});

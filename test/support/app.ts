@@ -1,0 +1,19 @@
+import type { Express } from 'express';
+import { createApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import type { AppDataSource } from '../../src/db/data-source';
+import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
+
+export interface TestApp {
+  app: Express;
+  dataSource: AppDataSource;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** The real app on its own freshly migrated database; `env` overrides configuration as environment variables would. */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const { database, dataSource, close } = await createMigratedDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, ...env });
+  return { app: createApp({ config, dataSource, logger: silentLogger }), dataSource, database, close };
+}

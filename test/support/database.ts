@@ -1,0 +1,66 @@
+import crypto from 'node:crypto';
+import { Client } from 'pg';
+import pino from 'pino';
+import { AppDataSource, dataSourceOptions } from '../../src/db/data-source';
+import { runPendingMigrations } from '../../src/db/migrations';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export function adminUrl(): string {
+  const url = process.env.TEST_ADMIN_DATABASE_URL;
+  if (!url) throw new Error('TEST_ADMIN_DATABASE_URL is not set: run the tests through jest (its global setup starts the server)');
+  return url;
+}
+
+export function urlForDatabase(name: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A new, empty database on the test server, for one test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `test_${crypto.randomBytes(6).toString('hex')}`;
+  await withAdminClient((client) => client.query(`CREATE DATABASE ${name}`));
+  return {
+    name,
+    url: urlForDatabase(name),
+    drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+export function testDataSource(url: string, poolSize = 10): AppDataSource {
+  return new AppDataSource(dataSourceOptions(url, { database: { poolSize, connectTimeoutMs: 5000 } }, silentLogger));
+}
+
+/** A fresh database with every migration applied, and an open DataSource on it. */
+export async function createMigratedDatabase(): Promise<{ database: TestDatabase; dataSource: AppDataSource; close(): Promise<void> }> {
+  const database = await createTestDatabase();
+  const dataSource = testDataSource(database.url);
+  await dataSource.initialize();
+  await runPendingMigrations(dataSource);
+  return {
+    database,
+    dataSource,
+    async close() {
+      await dataSource.destroy();
+      await database.drop();
+    },
+  };
+}
+
+export async function withAdminClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded-postgres';
+
+declare global {
+  var embeddedTestServer: { server: EmbeddedServer; dataDir: string } | undefined;
+}
+
+/**
+ * One PostgreSQL server for the whole run: the one TEST_DATABASE_URL names, or a throwaway
+ * embedded one. Every test file then creates its own database on it.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEST_DATABASE_URL) {
+    process.env.TEST_ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL;
+  } else {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'todo-test-pg-'));
+    fs.chmodSync(dataDir, 0o755);
+    const server = await startEmbeddedPostgres(path.join(dataDir, 'data'));
+    globalThis.embeddedTestServer = { server, dataDir };
+    process.env.TEST_ADMIN_DATABASE_URL = server.url;
+  }
+  const client = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
+  await client.connect();
+  const [{ server_version: version }] = (await client.query('SHOW server_version')).rows;
+  await client.end();
+  const source = process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : 'embedded';
+  process.stdout.write(`\nTests run against PostgreSQL ${version} (${source})\n`);
+}
