@@ -1,9 +1,19 @@
+import cors from 'cors';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import type { DataSource } from 'typeorm';
+import { authRoutes } from './auth/auth.controller';
+import { AuthService } from './auth/auth.service';
+import { LoginRateLimiter } from './auth/login-rate-limiter';
+import { PasswordHasher } from './auth/passwords';
+import { TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { healthRoutes } from './health/health.controller';
 import { errorHandler, unknownRoute } from './http/error-handler';
+import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
+import { userRoutes } from './users/users.controller';
+import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
   config: Config;
@@ -11,13 +21,36 @@ export interface AppDependencies {
   logger: Logger;
 }
 
+/** The contract's limit; larger bodies are refused with 413 before they are read to the end. */
+const BODY_LIMIT = '100kb';
+
+/** Every route the service serves, in the order Express matches them. */
+export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService } {
+  const passwords = new PasswordHasher(config.auth.bcryptRounds);
+  const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
+  const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
+  const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(dataSource, passwords);
+  return { routes: [...healthRoutes(dataSource), ...authRoutes(auth), ...userRoutes(users)], auth };
+}
+
 /** Builds the Express app without listening, so tests drive it with supertest. */
-export function createApp({ dataSource, logger }: AppDependencies): Express {
+export function createApp(dependencies: AppDependencies): Express {
+  const { config, logger } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', config.http.trustProxy);
 
-  app.use(healthRoutes(dataSource));
+  app.use(helmet());
+  if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
+    app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
+  }
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
+
+  const { routes, auth } = routeTable(dependencies);
+  mountRoutes(app, routes, auth.authenticate);
 
   app.use(unknownRoute);
   app.use(errorHandler(logger));

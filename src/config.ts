@@ -1,9 +1,25 @@
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 
 const projectRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Seconds, or a number with a unit: `900`, `15m`, `12h`, `7d`. */
+const duration = z
+  .string()
+  .regex(/^\d+\s*[smhd]?$/, 'must be seconds or a number with a unit s, m, h or d (e.g. 15m, 7d)')
+  .transform((value) => {
+    const [, amount, unit] = /^(\d+)\s*([smhd]?)$/.exec(value)!;
+    return Number(amount) * UNIT_SECONDS[unit];
+  })
+  .refine((seconds) => seconds > 0, 'must be more than zero');
+
+/** Values people copy from examples and forget to change. */
+const PLACEHOLDER_SECRETS = /^(changethis|changeme|secret|password|your[-_]?secret.*|jwt[-_]?secret|example.*|x+)$/i;
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
@@ -20,6 +36,14 @@ const environmentSchema = z.object({
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
+  BCRYPT_ROUNDS: integer(4, 20).default(12),
+  JWT_SECRET: z.string().optional(),
+  ACCESS_TOKEN_TTL: duration.prefault('15m'),
+  REFRESH_TOKEN_TTL: duration.prefault('7d'),
+  LOGIN_RATE_LIMIT: integer(0).default(10),
+  LOGIN_RATE_LIMIT_PER_IP: integer(0).default(100),
+  CORS_ORIGINS: z.string().optional(),
+  TRUST_PROXY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -35,6 +59,22 @@ export interface Config {
   database: { poolSize: number; connectTimeoutMs: number };
   shutdownTimeoutMs: number;
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  auth: {
+    bcryptRounds: number;
+    jwtSecret: string;
+    /** True when no JWT_SECRET was given and one was generated for this process (development only). */
+    jwtSecretGenerated: boolean;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    loginRateLimit: number;
+    loginRateLimitPerIp: number;
+  };
+  http: {
+    /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
+    corsOrigins: string[] | '*';
+    /** Express's `trust proxy` setting, so the client address behind a proxy is the real one. */
+    trustProxy: boolean | number | string;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -47,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const problems = productionProblems(e);
+  if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -57,7 +99,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: { poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    auth: {
+      bcryptRounds: e.BCRYPT_ROUNDS,
+      jwtSecret: e.JWT_SECRET ?? crypto.randomBytes(32).toString('base64url'),
+      jwtSecretGenerated: e.JWT_SECRET === undefined,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
+      loginRateLimit: e.LOGIN_RATE_LIMIT,
+      loginRateLimitPerIp: e.LOGIN_RATE_LIMIT_PER_IP,
+    },
+    http: {
+      corsOrigins: parseOrigins(e.CORS_ORIGINS),
+      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    },
   };
+}
+
+type ParsedEnvironment = z.infer<typeof environmentSchema>;
+
+/** Settings that are fine on a laptop and dangerous in production. */
+function productionProblems(e: ParsedEnvironment): string[] {
+  const problems: string[] = [];
+  if (e.JWT_SECRET !== undefined) {
+    if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');
+    else if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET) || new Set(e.JWT_SECRET).size < 8) problems.push('JWT_SECRET: looks like a placeholder; use a random value (e.g. `openssl rand -base64 48`)');
+  }
+  if (e.NODE_ENV !== 'production') return problems;
+  if (e.JWT_SECRET === undefined) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 random bytes)');
+  if (e.BCRYPT_ROUNDS < 10) problems.push('BCRYPT_ROUNDS: must be at least 10 when NODE_ENV=production');
+  return problems;
+}
+
+function parseOrigins(value: string | undefined): string[] | '*' {
+  if (value === undefined) return [];
+  if (value.trim() === '*') return '*';
+  return value.split(',').map((origin) => origin.trim()).filter(Boolean);
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /** `FOO=` in a shell or a compose file means "not set", not "set to the empty string". */

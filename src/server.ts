@@ -17,6 +17,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  if (config.auth.jwtSecretGenerated) {
+    logger.warn('JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart');
+  }
 
   let dataSource: AppDataSource | undefined;
   try {

@@ -68,6 +68,30 @@ describe('the live schema matches schema.md', () => {
     ]);
   });
 
+  it('sessions has its columns: a hash of the refresh token, never the token', async () => {
+    expect(await columnsOf('sessions')).toEqual([
+      column('id', 'uuid', false, 'gen_random_uuid()'),
+      column('user_id', 'uuid', false),
+      column('refresh_token_hash', 'character varying', false, null, 64),
+      column('expires_at', 'timestamp with time zone', false),
+      column('revoked_at', 'timestamp with time zone', true),
+      column('revoked_reason', 'character varying', true, null, 32),
+      column('created_at', 'timestamp with time zone', false, 'now()'),
+      column('updated_at', 'timestamp with time zone', false, 'now()'),
+    ]);
+  });
+
+  it('sessions.user_id references users(id) with ON DELETE CASCADE, is indexed, and has the updated_at trigger', async () => {
+    const [fk] = await dataSource.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = 'sessions'::regclass AND contype = 'f'`);
+    expect(fk.definition).toBe('FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE');
+    const [index] = await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_sessions_user_id'`);
+    expect(index.indexdef).toBe('CREATE INDEX idx_sessions_user_id ON public.sessions USING btree (user_id)');
+    const [trigger] = await dataSource.query(`SELECT pg_get_triggerdef(oid) AS definition FROM pg_trigger WHERE tgname = 'update_sessions_updated_at'`);
+    expect(trigger.definition).toBe(
+      'CREATE TRIGGER update_sessions_updated_at BEFORE UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()',
+    );
+  });
+
   it('tasks.user_id references users(id) with ON DELETE CASCADE', async () => {
     const constraints = await dataSource.query(
       `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f'`,
@@ -134,9 +158,10 @@ describe('the updated_at trigger', () => {
 });
 
 describe('deleting', () => {
-  it("a user for good removes the user's tasks through ON DELETE CASCADE", async () => {
+  it("a user for good removes the user's tasks and sessions through ON DELETE CASCADE", async () => {
     const user = await insertUser();
     const other = await insertUser();
+    await dataSource.query(`INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, 'h', now())`, [user.id]);
     await dataSource.getRepository(Task).save([
       { userId: user.id, title: 'one' },
       { userId: user.id, title: 'two' },
@@ -145,6 +170,7 @@ describe('deleting', () => {
     await dataSource.query('DELETE FROM users WHERE id = $1', [user.id]);
     expect(await dataSource.getRepository(Task).countBy({ userId: user.id })).toBe(0);
     expect(await dataSource.getRepository(Task).countBy({ userId: other.id })).toBe(1);
+    expect(await dataSource.query('SELECT id FROM sessions WHERE user_id = $1', [user.id])).toEqual([]);
   });
 
   it('a task softly hides it from find and shows it with withDeleted', async () => {

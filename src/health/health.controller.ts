@@ -1,26 +1,44 @@
-import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { ServiceUnavailableError } from '../http/errors';
+import { defineRoute, type AnyRoute } from '../http/route';
+import { HealthStatus, ReadinessStatus } from './health.dto';
 
-export function healthRoutes(dataSource: DataSource): Router {
-  const router = Router();
-
-  router.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  router.get('/ready', async (_req, res) => {
-    try {
-      await dataSource.query('SELECT 1');
-    } catch {
-      throw new ServiceUnavailableError();
-    }
-    res.json({ status: 'ok', database: 'ok' });
-  });
-
-  router.get('/api/v1/utils/health-check/', (_req, res) => {
-    res.json(true);
-  });
-
-  return router;
+export function healthRoutes(dataSource: DataSource): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/health',
+      tag: 'operations',
+      summary: 'Liveness: answers while the process runs, without touching the database',
+      auth: false,
+      success: { status: 200, description: 'Alive', schema: HealthStatus },
+      handler: () => ({ status: 'ok' }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/ready',
+      tag: 'operations',
+      summary: 'Readiness: answers 200 only while the database can be reached',
+      auth: false,
+      success: { status: 200, description: 'Ready', schema: ReadinessStatus },
+      errors: [503],
+      handler: async () => {
+        try {
+          await dataSource.query('SELECT 1');
+        } catch {
+          throw new ServiceUnavailableError();
+        }
+        return { status: 'ok', database: 'ok' };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/utils/health-check/',
+      tag: 'operations',
+      summary: "The Python design's health probe",
+      auth: false,
+      success: { status: 200, description: 'Always true', schema: 'boolean' },
+      handler: () => true,
+    }),
+  ];
 }

@@ -1,7 +1,9 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable } from '../db/connection-errors';
+import { uniqueViolationDetail } from '../db/unique-violations';
 import type { Logger } from '../logger';
 import { HttpError, NotFoundError, ServiceUnavailableError } from './errors';
+import { RequestValidationError } from './validation';
 
 export const unknownRoute: RequestHandler = () => {
   throw new NotFoundError();
@@ -11,14 +13,33 @@ export const unknownRoute: RequestHandler = () => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) return next(error);
-    const httpError = toHttpError(error);
-    if (httpError.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
-    res.status(httpError.status).set(httpError.headers).json({ detail: httpError.detail });
+    const known = toKnownError(error);
+    if (known instanceof RequestValidationError) {
+      res.status(422).json({ detail: known.issues });
+      return;
+    }
+    if (known.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    res.status(known.status).set(known.headers).json({ detail: known.detail });
   };
 }
 
-function toHttpError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
+/** body-parser's error types (see its README). */
+const BODY_PARSER_ERRORS: Record<string, (error: { limit?: number }) => HttpError | RequestValidationError> = {
+  'entity.parse.failed': () => new RequestValidationError([{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }]),
+  'entity.too.large': (error) => new HttpError(413, `Request body too large (limit ${Math.round((error.limit ?? 0) / 1024)} KiB)`),
+  'encoding.unsupported': () => new HttpError(415, 'Unsupported Media Type: unsupported content encoding'),
+  'charset.unsupported': () => new HttpError(415, 'Unsupported Media Type: use charset utf-8'),
+  'request.aborted': () => new HttpError(400, 'Request aborted'),
+  'request.size.invalid': () => new HttpError(400, 'Request size did not match Content-Length'),
+  'parameters.too.many': () => new HttpError(413, 'Too many parameters'),
+};
+
+function toKnownError(error: unknown): HttpError | RequestValidationError {
+  if (error instanceof HttpError || error instanceof RequestValidationError) return error;
+  const fromBodyParser = BODY_PARSER_ERRORS[(error as { type?: string })?.type ?? ''];
+  if (fromBodyParser) return fromBodyParser(error as { limit?: number });
+  const conflict = uniqueViolationDetail(error);
+  if (conflict) return new HttpError(409, conflict);
   if (isDatabaseUnavailable(error)) return new ServiceUnavailableError();
   return new HttpError(500, 'Internal Server Error');
 }

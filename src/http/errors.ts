@@ -20,3 +20,9 @@ export class ServiceUnavailableError extends HttpError {
     super(503, detail, { 'Retry-After': '1' });
   }
 }
+
+export class UnauthorizedError extends HttpError {
+  constructor() {
+    super(401, 'Not authenticated', { 'WWW-Authenticate': 'Bearer' });
+  }
+}

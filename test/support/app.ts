@@ -11,9 +11,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Fast bcrypt and a known secret, so tests can forge tokens; anything else as in development. */
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
 /** The real app on its own freshly migrated database; `env` overrides configuration as environment variables would. */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const { database, dataSource, close } = await createMigratedDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, ...env });
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
   return { app: createApp({ config, dataSource, logger: silentLogger }), dataSource, database, close };
 }

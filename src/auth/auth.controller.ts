@@ -1,0 +1,50 @@
+import { defineRoute, type AnyRoute } from '../http/route';
+import { toUserPublic, UserPublic } from '../users/users.dto';
+import { LoginRequest, RefreshRequest, Token } from './auth.dto';
+import type { AuthService } from './auth.service';
+
+export function authRoutes(auth: AuthService): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/login/access-token',
+      tag: 'login',
+      summary: 'Log in with the OAuth2 password flow (form or JSON); username may be the email',
+      auth: false,
+      body: LoginRequest,
+      bodyFormats: ['form', 'json'],
+      success: { status: 200, description: 'A new session', schema: Token },
+      errors: [400, 429],
+      handler: ({ body, req }) => auth.login(body.username, body.password, req.ip ?? ''),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/login/refresh',
+      tag: 'login',
+      summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
+      auth: false,
+      body: RefreshRequest,
+      success: { status: 200, description: 'A new token pair', schema: Token },
+      errors: [401],
+      handler: ({ body }) => auth.refresh(body.refresh_token),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/login/test-token',
+      tag: 'login',
+      summary: 'Check an access token',
+      auth: true,
+      success: { status: 200, description: 'The user the token belongs to', schema: UserPublic },
+      handler: ({ principal }) => toUserPublic(principal.user),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/logout',
+      tag: 'login',
+      summary: "End the caller's session: its access and refresh tokens stop working at once",
+      auth: true,
+      success: { status: 204, description: 'Logged out' },
+      handler: ({ principal }) => auth.logout(principal),
+    }),
+  ];
+}

@@ -1,0 +1,127 @@
+import type { Request } from 'express';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config';
+import { HttpError, UnauthorizedError } from '../http/errors';
+import type { Principal } from '../http/route';
+import type { Logger } from '../logger';
+import { User } from '../users/user.entity';
+import type { Token } from './auth.dto';
+import type { LoginRateLimiter } from './login-rate-limiter';
+import type { PasswordHasher } from './passwords';
+import { Session, type RevokedReason } from './session.entity';
+import { newRefreshSecret, parseRefreshToken, refreshToken, type TokenService } from './tokens';
+
+export class AuthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly passwords: PasswordHasher,
+    private readonly tokens: TokenService,
+    private readonly rateLimiter: LoginRateLimiter,
+    private readonly authConfig: Config['auth'],
+    private readonly logger: Logger,
+  ) {}
+
+  /** `identifier` is the email or the username. Unknown user and wrong password are indistinguishable. */
+  async login(identifier: string, password: string, clientIp: string): Promise<Token> {
+    await this.rateLimiter.admit(identifier, clientIp);
+    const user = await this.dataSource
+      .getRepository(User)
+      .createQueryBuilder('user')
+      .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier })
+      .getOne();
+    const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
+    if (!user || !valid) {
+      await this.rateLimiter.recordFailure(identifier, clientIp);
+      throw new HttpError(400, 'Incorrect email or password');
+    }
+    await this.rateLimiter.recordSuccess(identifier, clientIp);
+    if (!user.isActive) throw new HttpError(400, 'Inactive user');
+    return this.startSession(user.id);
+  }
+
+  async startSession(userId: string): Promise<Token> {
+    const { secret, secretHash } = newRefreshSecret();
+    const [{ id }] = await this.dataSource.query(
+      `INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id`,
+      [userId, secretHash, this.authConfig.refreshTokenTtlSeconds],
+    );
+    return this.tokenPair(userId, id, secret);
+  }
+
+  /**
+   * Rotates the refresh token in one statement: only the current token of a live session of a live,
+   * active user matches. A token of an existing session that is not its current one has already been
+   * rotated: someone is replaying it, so the whole session is revoked.
+   */
+  async refresh(token: string): Promise<Token> {
+    const parts = parseRefreshToken(token);
+    if (!parts) throw new UnauthorizedError();
+    const { secret, secretHash } = newRefreshSecret();
+    const [[rotated]]: [Array<{ user_id: string }>] = await this.dataSource.query(
+      `UPDATE sessions AS s SET refresh_token_hash = $3, expires_at = now() + make_interval(secs => $4)
+         FROM users AS u
+        WHERE s.id = $1 AND s.refresh_token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+          AND u.id = s.user_id AND u.deleted_at IS NULL AND u.is_active
+        RETURNING s.user_id`,
+      [parts.sessionId, parts.secretHash, secretHash, this.authConfig.refreshTokenTtlSeconds],
+    );
+    if (rotated) return this.tokenPair(rotated.user_id, parts.sessionId, secret);
+
+    const [[revoked]]: [Array<{ user_id: string }>] = await this.dataSource.query(
+      `UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse'
+        WHERE id = $1 AND revoked_at IS NULL AND refresh_token_hash <> $2 RETURNING user_id`,
+      [parts.sessionId, parts.secretHash],
+    );
+    if (revoked) this.logger.warn({ sessionId: parts.sessionId, userId: revoked.user_id }, 'rotated refresh token reused: session revoked');
+    throw new UnauthorizedError();
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    await revokeSessions(this.dataSource.manager, { sessionId: principal.sessionId }, 'logout');
+  }
+
+  /** The caller behind `Authorization: Bearer …`, if the token is valid and its session, user and account still are. */
+  readonly authenticate = async (req: Request): Promise<Principal> => {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer ([^\s]+)$/i.exec(header) : null;
+    const claims = match ? this.tokens.readAccessToken(match[1]) : undefined;
+    if (!claims) throw new UnauthorizedError();
+    const user = await this.dataSource
+      .getRepository(User)
+      .createQueryBuilder('user')
+      .innerJoin(Session, 'session', 'session.user_id = user.id')
+      .where('session.id = :sessionId AND user.id = :userId', claims)
+      .andWhere('session.revoked_at IS NULL AND session.expires_at > now() AND user.is_active')
+      .getOne();
+    if (!user) throw new UnauthorizedError();
+    return { user, sessionId: claims.sessionId };
+  };
+
+  private tokenPair(userId: string, sessionId: string, secret: string): Token {
+    return {
+      access_token: this.tokens.issueAccessToken(userId, sessionId),
+      token_type: 'bearer',
+      expires_in: this.tokens.accessTokenTtlSeconds,
+      refresh_token: refreshToken(sessionId, secret),
+    };
+  }
+}
+
+/** Revokes one session, or every session of a user except one, inside the caller's transaction if any. */
+export async function revokeSessions(
+  manager: EntityManager,
+  which: { sessionId: string } | { userId: string; except?: string },
+  reason: RevokedReason,
+): Promise<void> {
+  const query = manager
+    .createQueryBuilder()
+    .update(Session)
+    .set({ revokedAt: () => 'now()', revokedReason: reason })
+    .where('revoked_at IS NULL');
+  if ('sessionId' in which) query.andWhere('id = :sessionId', which);
+  else {
+    query.andWhere('user_id = :userId', which);
+    if (which.except) query.andWhere('id <> :except', which);
+  }
+  await query.execute();
+}

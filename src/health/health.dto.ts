@@ -1,0 +1,8 @@
+export class HealthStatus {
+  status: 'ok';
+}
+
+export class ReadinessStatus {
+  status: 'ok';
+  database: 'ok';
+}

@@ -1,0 +1,125 @@
+import type { Express, Request, RequestHandler, Response } from 'express';
+import type { User } from '../users/user.entity';
+import { HttpError } from './errors';
+import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** What a request body may be sent as; JSON unless a route says otherwise. */
+export type BodyFormat = 'json' | 'form';
+
+const MEDIA_TYPES: Record<BodyFormat, string> = { json: 'application/json', form: 'application/x-www-form-urlencoded' };
+
+/** The authenticated caller: the user as loaded when the token was checked, and the session the token names. */
+export interface Principal {
+  user: User;
+  sessionId: string;
+}
+
+export interface RouteContext<B, Q, P> {
+  req: Request;
+  res: Response;
+  body: B;
+  query: Q;
+  params: P;
+}
+
+type Authenticated<A extends boolean> = A extends true ? { principal: Principal } : object;
+
+/** A success response: its status, and the class (or `[Class]` for a list) that documents its body. */
+export interface SuccessResponse {
+  status: number;
+  description: string;
+  schema?: Class | 'boolean';
+  headers?: Record<string, string>;
+}
+
+/**
+ * One row of the route table: everything Express needs to serve the route and everything the
+ * OpenAPI document says about it, in one place.
+ */
+export interface RouteSpec<A extends boolean = boolean, B = unknown, Q = unknown, P = unknown> {
+  method: Method;
+  /** Express path, e.g. `/api/v1/tasks/:id`. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: A;
+  body?: Class<B>;
+  bodyFormats?: BodyFormat[];
+  query?: Class<Q>;
+  params?: Class<P>;
+  success: SuccessResponse;
+  /** Error statuses the route can answer besides 401 (auth routes) and 422 (routes with input). */
+  errors?: number[];
+  handler(context: RouteContext<B, Q, P> & Authenticated<A>): Promise<unknown> | unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRoute = RouteSpec<boolean, any, any, any>;
+
+export function defineRoute<A extends boolean, B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<A, B, Q, P>): AnyRoute {
+  return spec as AnyRoute;
+}
+
+export type Authenticator = (req: Request) => Promise<Principal>;
+
+/**
+ * Serves the route table: authenticate, validate path, query and body (all failures in one 422),
+ * call the handler, send its result with the route's status. Known paths answer other methods
+ * with 405 and an `Allow` header, as FastAPI does.
+ */
+export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Authenticator): void {
+  for (const route of routes) app[route.method](route.path, handle(route, authenticate));
+
+  const methodsByPath = new Map<string, string[]>();
+  for (const route of routes) methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method.toUpperCase()]);
+  for (const [path, methods] of methodsByPath) {
+    const allow = [...new Set([...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'])].join(', ');
+    app.all(path, (req, res) => {
+      if (req.method === 'OPTIONS') {
+        res.set('Allow', allow).status(204).end();
+        return;
+      }
+      throw new HttpError(405, 'Method Not Allowed', { Allow: allow });
+    });
+  }
+}
+
+function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
+  const formats = route.bodyFormats ?? ['json'];
+  return async (req, res) => {
+    const principal = route.auth ? await authenticate(req) : undefined;
+    const issues: ValidationIssue[] = [];
+    const validate = <T extends object>(cls: Class<T> | undefined, input: unknown, location: Location): T | undefined => {
+      if (!cls) return undefined;
+      const result = validateInput(cls, input, location);
+      issues.push(...result.issues);
+      return result.value;
+    };
+    const params = validate(route.params, req.params, 'path');
+    const query = validate(route.query, req.query, 'query');
+    const body = route.body ? validate(route.body, requestBody(req, formats), 'body') : undefined;
+    if (issues.length) throw new RequestValidationError(issues);
+
+    const result = await route.handler({ req, res, principal, params, query, body });
+    if (res.headersSent) return;
+    res.status(route.success.status);
+    if (result === undefined) res.end();
+    else res.json(result);
+  };
+}
+
+/** The parsed body, after checking it came in a format the route accepts. An empty form is a form without fields. */
+function requestBody(req: Request, formats: BodyFormat[]): unknown {
+  if (!hasBody(req)) return formats.includes('form') ? {} : undefined;
+  if (!formats.some((format) => req.is(MEDIA_TYPES[format]))) {
+    const accepted = formats.map((format) => MEDIA_TYPES[format]).join(' or ');
+    throw new HttpError(415, `Unsupported Media Type: send ${accepted}`);
+  }
+  return req.body;
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}

@@ -1,0 +1,62 @@
+import { defineRoute, type AnyRoute } from '../http/route';
+import { Message, SignupRequest, toUserPublic, UpdateMeRequest, UpdatePasswordRequest, UserPublic } from './users.dto';
+import type { UsersService } from './users.service';
+
+export function userRoutes(users: UsersService): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/users/signup',
+      tag: 'users',
+      summary: 'Create an account',
+      auth: false,
+      body: SignupRequest,
+      success: { status: 201, description: 'The new user', schema: UserPublic },
+      errors: [409],
+      handler: async ({ body }) => toUserPublic(await users.signup(body)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/users/me',
+      tag: 'users',
+      summary: 'The current user',
+      auth: true,
+      success: { status: 200, description: 'The current user', schema: UserPublic },
+      handler: ({ principal }) => toUserPublic(principal.user),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/users/me',
+      tag: 'users',
+      summary: 'Change the email or the username',
+      auth: true,
+      body: UpdateMeRequest,
+      success: { status: 200, description: 'The updated user', schema: UserPublic },
+      errors: [409],
+      handler: async ({ principal, body }) => toUserPublic(await users.updateMe(principal.user, body)),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/users/me',
+      tag: 'users',
+      summary: 'Delete the account: the user and their tasks are soft-deleted, every session revoked',
+      auth: true,
+      success: { status: 204, description: 'Deleted' },
+      handler: ({ principal }) => users.deleteMe(principal.user),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/users/me/password',
+      tag: 'users',
+      summary: 'Change the password; every other session is revoked',
+      auth: true,
+      body: UpdatePasswordRequest,
+      success: { status: 200, description: 'Password changed', schema: Message },
+      errors: [400],
+      handler: async ({ principal, body }) => {
+        await users.changePassword(principal, body);
+        return { message: 'Password updated successfully' };
+      },
+    }),
+  ];
+}

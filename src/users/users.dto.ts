@@ -1,0 +1,69 @@
+import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { Optional } from '../http/validation';
+import type { User } from './user.entity';
+
+const USERNAME = /^[A-Za-z0-9_.-]{3,100}$/;
+const USERNAME_MESSAGE = 'username must be 3-100 characters of letters, digits, "_", "." or "-"';
+
+export class SignupRequest {
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @MaxLength(255)
+  email: string;
+
+  @IsString()
+  @Matches(USERNAME, { message: USERNAME_MESSAGE })
+  username: string;
+
+  @IsString()
+  @MinLength(8)
+  @MaxLength(128)
+  password: string;
+}
+
+export class UpdateMeRequest {
+  @Optional()
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @MaxLength(255)
+  email?: string;
+
+  @Optional()
+  @IsString()
+  @Matches(USERNAME, { message: USERNAME_MESSAGE })
+  username?: string;
+}
+
+export class UpdatePasswordRequest {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  current_password: string;
+
+  @IsString()
+  @MinLength(8)
+  @MaxLength(128)
+  new_password: string;
+}
+
+export class UserPublic {
+  id: string;
+  email: string;
+  username: string;
+  is_active: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export class Message {
+  message: string;
+}
+
+export function toUserPublic(user: User): UserPublic {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    is_active: user.isActive,
+    created_at: user.createdAt.toISOString(),
+    updated_at: user.updatedAt.toISOString(),
+  };
+}
