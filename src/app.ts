@@ -12,6 +12,8 @@ import { healthRoutes } from './health/health.controller';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
+import { taskRoutes } from './tasks/tasks.controller';
+import { TasksService } from './tasks/tasks.service';
 import { userRoutes } from './users/users.controller';
 import { UsersService } from './users/users.service';
 
@@ -31,7 +33,8 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(dataSource, passwords);
-  return { routes: [...healthRoutes(dataSource), ...authRoutes(auth), ...userRoutes(users)], auth };
+  const tasks = new TasksService(dataSource);
+  return { routes: [...healthRoutes(dataSource), ...authRoutes(auth), ...userRoutes(users), ...taskRoutes(tasks)], auth };
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */

@@ -41,7 +41,7 @@ const ISSUE_TYPES: Record<string, string> = {
   isNotEmpty: 'string_too_short',
   isEmail: 'value_error',
   matches: 'string_pattern_mismatch',
-  isIso8601: 'datetime_parsing',
+  isDateTimeWithOffset: 'datetime_parsing',
   isUuid: 'uuid_parsing',
   isIn: 'enum',
 };
@@ -107,7 +107,11 @@ function unknownFieldIssue(location: Location, key: string): ValidationIssue {
     : { loc: [location, key], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' };
 }
 
+/** When a value fails several rules, the wrong type is the one worth reporting. */
+const TYPE_CONSTRAINTS = new Set(['isString', 'isBoolean', 'isInt', 'isUuid', 'isDateTimeWithOffset']);
+
 function toIssue(location: Location, error: ValidationError): ValidationIssue {
-  const [constraint, message] = Object.entries(error.constraints ?? { invalid: `${error.property} is invalid` })[0];
+  const failed = Object.entries(error.constraints ?? { invalid: `${error.property} is invalid` });
+  const [constraint, message] = failed.find(([name]) => TYPE_CONSTRAINTS.has(name)) ?? failed[0];
   return { loc: [location, error.property], msg: message, type: ISSUE_TYPES[constraint] ?? 'value_error' };
 }

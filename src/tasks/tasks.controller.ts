@@ -1,0 +1,121 @@
+import type { Response } from 'express';
+import { defineRoute, type AnyRoute } from '../http/route';
+import { ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate } from './tasks.dto';
+import { etagOf, parseIfMatch, toTaskPublic, type TaskRow, type TasksService } from './tasks.service';
+
+const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
+
+function withEtag(res: Response, row: TaskRow): TaskPublic {
+  res.set('ETag', etagOf(row));
+  return toTaskPublic(row);
+}
+
+/** Order matters: `/tasks/trash` must be matched before `/tasks/:id`. */
+export function taskRoutes(tasks: TasksService): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/tasks',
+      tag: 'tasks',
+      summary: "List the caller's tasks: filters, full-text search, sorting and pagination",
+      auth: true,
+      query: ListTasksQuery,
+      success: { status: 200, description: 'A page of tasks and the count of all that match', schema: TaskPage },
+      handler: ({ principal, query }) => tasks.list(principal.user.id, query),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/tasks',
+      tag: 'tasks',
+      summary: 'Create a task',
+      auth: true,
+      body: TaskCreate,
+      success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
+      handler: async ({ principal, body, res }) => {
+        const row = await tasks.create(principal.user.id, body);
+        res.location(`/api/v1/tasks/${row.id}`);
+        return withEtag(res, row);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/tasks/trash',
+      tag: 'tasks',
+      summary: "The caller's soft-deleted tasks, most recently deleted first",
+      auth: true,
+      query: PageQuery,
+      success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage },
+      handler: ({ principal, query }) => tasks.trash(principal.user.id, query),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/tasks/:id',
+      tag: 'tasks',
+      summary: 'Get one task',
+      auth: true,
+      params: TaskIdParams,
+      success: { status: 200, description: 'The task', schema: TaskPublic, headers: ETAG_HEADER },
+      errors: [404],
+      handler: async ({ principal, params, res }) => withEtag(res, await tasks.get(principal.user.id, params.id)),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/tasks/:id',
+      tag: 'tasks',
+      summary: 'Change some fields of a task; fields not sent keep their values',
+      auth: true,
+      params: TaskIdParams,
+      body: TaskUpdate,
+      success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
+      errors: [404, 412],
+      handler: async ({ principal, params, body, req, res }) =>
+        withEtag(res, await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/api/v1/tasks/:id',
+      tag: 'tasks',
+      summary: 'Replace a task; fields not sent return to their defaults',
+      auth: true,
+      params: TaskIdParams,
+      body: TaskCreate,
+      success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
+      errors: [404, 412],
+      handler: async ({ principal, params, body, req, res }) =>
+        withEtag(res, await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/tasks/:id',
+      tag: 'tasks',
+      summary: 'Move a task to the trash (soft delete)',
+      auth: true,
+      params: TaskIdParams,
+      success: { status: 204, description: 'In the trash' },
+      errors: [404, 412],
+      handler: ({ principal, params, req }) => tasks.softDelete(principal.user.id, params.id, parseIfMatch(req.get('If-Match'))),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/tasks/:id/restore',
+      tag: 'tasks',
+      summary: 'Bring a task back from the trash',
+      auth: true,
+      params: TaskIdParams,
+      success: { status: 200, description: 'The restored task', schema: TaskPublic, headers: ETAG_HEADER },
+      errors: [404],
+      handler: async ({ principal, params, res }) => withEtag(res, await tasks.restore(principal.user.id, params.id)),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/tasks/:id/permanent',
+      tag: 'tasks',
+      summary: 'Delete a task for good, from the list or from the trash',
+      auth: true,
+      params: TaskIdParams,
+      success: { status: 204, description: 'Deleted for good' },
+      errors: [404, 412],
+      handler: ({ principal, params, req }) => tasks.deletePermanently(principal.user.id, params.id, parseIfMatch(req.get('If-Match'))),
+    }),
+  ];
+}

@@ -1,0 +1,112 @@
+import { IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Optional, OptionalOrNull } from '../http/validation';
+import { IsDateTimeWithOffset, QueryBoolean, QueryInteger, Trimmed } from '../http/validators';
+
+export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export class TaskIdParams {
+  @IsUUID('all', { message: 'id must be a UUID' })
+  id: string;
+}
+
+/** POST and PUT: fields not sent take their defaults. */
+export class TaskCreate {
+  @Trimmed()
+  @IsString()
+  @MinLength(1, { message: 'title must not be empty' })
+  @MaxLength(200)
+  title: string;
+
+  @OptionalOrNull()
+  @IsString()
+  @MaxLength(10000)
+  description: string | null = null;
+
+  @Optional()
+  @IsBoolean()
+  completed: boolean = false;
+
+  @OptionalOrNull()
+  @IsDateTimeWithOffset()
+  due_date: string | null = null;
+}
+
+/** PATCH: only the fields sent change; `title` and `completed` cannot be null. */
+export class TaskUpdate {
+  @Optional()
+  @Trimmed()
+  @IsString()
+  @MinLength(1, { message: 'title must not be empty' })
+  @MaxLength(200)
+  title?: string;
+
+  @OptionalOrNull()
+  @IsString()
+  @MaxLength(10000)
+  description?: string | null;
+
+  @Optional()
+  @IsBoolean()
+  completed?: boolean;
+
+  @OptionalOrNull()
+  @IsDateTimeWithOffset()
+  due_date?: string | null;
+}
+
+export class PageQuery {
+  @Optional()
+  @QueryInteger()
+  @IsInt({ message: 'skip must be an integer' })
+  @Min(0)
+  @Max(2147483647)
+  skip: number = 0;
+
+  @Optional()
+  @QueryInteger()
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1)
+  @Max(100)
+  limit: number = 100;
+}
+
+export class ListTasksQuery extends PageQuery {
+  @Optional()
+  @QueryBoolean()
+  @IsBoolean({ message: 'completed must be true or false' })
+  completed?: boolean;
+
+  @Optional()
+  @IsDateTimeWithOffset()
+  due_before?: string;
+
+  @Optional()
+  @IsDateTimeWithOffset()
+  due_after?: string;
+
+  @Optional()
+  @IsString()
+  @MaxLength(500)
+  q?: string;
+
+  @Optional()
+  @IsIn(SORT_KEYS, { message: `sort must be one of ${SORT_KEYS.join(', ')}` })
+  sort: SortKey = '-created_at';
+}
+
+export class TaskPublic {
+  id: string;
+  user_id: string;
+  title: string;
+  description: string | null;
+  completed: boolean;
+  due_date: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export class TaskPage {
+  data: TaskPublic[];
+  count: number;
+}
