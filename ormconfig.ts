@@ -9,4 +9,4 @@ import { createLogger } from './src/logger';
  * final `destroy()` stops again if this process started it.
  */
 const config = loadConfig();
-export default createDataSource(config, createLogger(config.logLevel));
+export default createDataSource(config, createLogger(config.logLevel, config.logFormat));

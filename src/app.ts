@@ -9,6 +9,12 @@ import { PasswordHasher } from './auth/passwords';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { healthRoutes } from './health/health.controller';
+import { Metrics } from './observability/metrics';
+import { requestLogger } from './observability/request-logger';
+import { docsRoutes } from './openapi/docs.controller';
+import { buildOpenApiDocument } from './openapi/openapi';
+import swaggerUi from 'swagger-ui-dist';
+import packageJson from '../package.json';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
@@ -26,15 +32,25 @@ export interface AppDependencies {
 /** The contract's limit; larger bodies are refused with 413 before they are read to the end. */
 const BODY_LIMIT = '100kb';
 
-/** Every route the service serves, in the order Express matches them. */
-export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService } {
+/** Every route the service serves, in the order Express matches them, and what they share. */
+export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
   const passwords = new PasswordHasher(config.auth.bcryptRounds);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(dataSource, passwords);
   const tasks = new TasksService(dataSource);
-  return { routes: [...healthRoutes(dataSource), ...authRoutes(auth), ...userRoutes(users), ...taskRoutes(tasks)], auth };
+  const metrics = new Metrics(dataSource, config.database.poolSize);
+  let document: object | undefined;
+  const routes: AnyRoute[] = [
+    ...healthRoutes(dataSource),
+    ...metrics.routes(),
+    ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
+    ...authRoutes(auth),
+    ...userRoutes(users),
+    ...taskRoutes(tasks),
+  ];
+  return { routes, auth, metrics };
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
@@ -45,6 +61,9 @@ export function createApp(dependencies: AppDependencies): Express {
   app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
 
+  const { routes, auth, metrics } = routeTable(dependencies);
+  app.use(requestLogger(logger));
+  app.use(metrics.middleware);
   app.use(helmet());
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
@@ -52,8 +71,8 @@ export function createApp(dependencies: AppDependencies): Express {
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
 
-  const { routes, auth } = routeTable(dependencies);
   mountRoutes(app, routes, auth.authenticate);
+  app.use('/docs', express.static(swaggerUi.getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
 
   app.use(unknownRoute);
   app.use(errorHandler(logger));

@@ -45,6 +45,8 @@ const environmentSchema = z.object({
   CORS_ORIGINS: z.string().optional(),
   TRUST_PROXY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  SLOW_QUERY_MS: integer(1).default(200),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -56,9 +58,11 @@ export interface Config {
   databaseUrl: string | undefined;
   embeddedDatabaseDir: string;
   migrateOnStart: boolean;
-  database: { poolSize: number; connectTimeoutMs: number };
+  database: { poolSize: number; connectTimeoutMs: number; slowQueryMs: number };
   shutdownTimeoutMs: number;
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  /** `pretty` for people, `json` for machines; unset: pretty on a terminal. */
+  logFormat: 'json' | 'pretty' | undefined;
   auth: {
     bcryptRounds: number;
     jwtSecret: string;
@@ -96,9 +100,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     embeddedDatabaseDir: path.resolve(e.EMBEDDED_DATABASE_DIR),
     migrateOnStart: e.MIGRATE_ON_START ?? e.NODE_ENV !== 'production',
-    database: { poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS },
+    database: { poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS, slowQueryMs: e.SLOW_QUERY_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     auth: {
       bcryptRounds: e.BCRYPT_ROUNDS,
       jwtSecret: e.JWT_SECRET ?? crypto.randomBytes(32).toString('base64url'),

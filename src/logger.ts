@@ -2,10 +2,10 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-/** JSON lines for machines; colourised lines when a person is watching a terminal and pino-pretty is installed. */
-export function createLogger(level: string, destination: pino.DestinationStream | undefined = undefined): Logger {
-  if (destination) return pino({ level }, destination);
-  if (process.stdout.isTTY && isInstalled('pino-pretty')) {
+/** JSON lines for machines; colourised lines for people (LOG_FORMAT=pretty, or a terminal when unset). */
+export function createLogger(level: string, format?: 'json' | 'pretty'): Logger {
+  const pretty = format === 'pretty' || (format === undefined && process.stdout.isTTY);
+  if (pretty && isInstalled('pino-pretty')) {
     return pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
   return pino({ level });

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     console.error((error as Error).message);
     process.exit(1);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   if (config.auth.jwtSecretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart');
   }

@@ -1,4 +1,4 @@
-import { Equals, IsString, MaxLength, MinLength } from 'class-validator';
+import { Equals, IsInt, IsString, MaxLength, Min, MinLength } from 'class-validator';
 import { Optional } from '../http/validation';
 
 /**
@@ -42,8 +42,17 @@ export class RefreshRequest {
 }
 
 export class Token {
+  @IsString()
   access_token: string;
+
+  @Equals('bearer')
   token_type: 'bearer';
+
+  /** Seconds until the access token expires. */
+  @IsInt()
+  @Min(1)
   expires_in: number;
+
+  @IsString()
   refresh_token: string;
 }

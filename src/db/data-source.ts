@@ -41,6 +41,7 @@ export function dataSourceOptions(url: string, config: Pick<Config, 'database'>,
     installExtensions: false,
     synchronize: false,
     logger: new PinoTypeOrmLogger(logger),
+    maxQueryExecutionTime: config.database.slowQueryMs,
     applicationName: 'todo-service',
     extra: {
       max: config.database.poolSize,

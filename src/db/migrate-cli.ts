@@ -33,7 +33,7 @@ async function main(commandName: string | undefined): Promise<void> {
   let dataSource: AppDataSource | undefined;
   try {
     const config = loadConfig();
-    dataSource = await createDataSource(config, createLogger(config.logLevel));
+    dataSource = await createDataSource(config, createLogger(config.logLevel, config.logFormat));
     await dataSource.initialize();
     await command(dataSource);
   } catch (error) {

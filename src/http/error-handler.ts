@@ -18,7 +18,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(422).json({ detail: known.issues });
       return;
     }
-    if (known.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (known.status >= 500) logger.error({ err: error, requestId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
     res.status(known.status).set(known.headers).json({ detail: known.detail });
   };
 }

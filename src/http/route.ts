@@ -30,7 +30,9 @@ type Authenticated<A extends boolean> = A extends true ? { principal: Principal 
 export interface SuccessResponse {
   status: number;
   description: string;
-  schema?: Class | 'boolean';
+  schema?: Class | 'boolean' | 'object';
+  /** `application/json` unless said otherwise. */
+  contentType?: string;
   headers?: Record<string, string>;
 }
 
@@ -52,6 +54,8 @@ export interface RouteSpec<A extends boolean = boolean, B = unknown, Q = unknown
   success: SuccessResponse;
   /** Error statuses the route can answer besides 401 (auth routes) and 422 (routes with input). */
   errors?: number[];
+  /** False for routes that never touch the database, so they can never answer 503. */
+  database?: false;
   handler(context: RouteContext<B, Q, P> & Authenticated<A>): Promise<unknown> | unknown;
 }
 
@@ -76,7 +80,9 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
   for (const route of routes) methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method.toUpperCase()]);
   for (const [path, methods] of methodsByPath) {
     const allow = [...new Set([...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'])].join(', ');
-    app.all(path, (req, res) => {
+    // Middleware rather than a route, so that only the table's own routes are routes; exact path only.
+    app.use(path, (req, res, next) => {
+      if (req.path !== '/') return next();
       if (req.method === 'OPTIONS') {
         res.set('Allow', allow).status(204).end();
         return;
@@ -90,6 +96,7 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
   const formats = route.bodyFormats ?? ['json'];
   return async (req, res) => {
     const principal = route.auth ? await authenticate(req) : undefined;
+    if (principal) res.locals.userId = principal.user.id;
     const issues: ValidationIssue[] = [];
     const validate = <T extends object>(cls: Class<T> | undefined, input: unknown, location: Location): T | undefined => {
       if (!cls) return undefined;

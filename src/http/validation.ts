@@ -25,8 +25,31 @@ const READ_ONLY_FIELDS = new Set(['id', 'user_id', 'created_at', 'updated_at', '
 /** May be absent; when present it must pass the other rules (so `null` is refused). */
 export const Optional = () => ValidateIf((_object, value) => value !== undefined);
 
+const nullableProperties = new WeakMap<object, Set<string>>();
+
+function markNullable(target: object, property: string): void {
+  nullableProperties.set(target, new Set([...(nullableProperties.get(target) ?? []), property]));
+}
+
+/** Whether a property of a class accepts `null` (for the OpenAPI schema). */
+export function isNullable(cls: Class, property: string): boolean {
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    if (nullableProperties.get(proto)?.has(property)) return true;
+  }
+  return false;
+}
+
 /** May be absent or `null`. */
-export const OptionalOrNull = () => ValidateIf((_object, value) => value !== undefined && value !== null);
+export const OptionalOrNull = (): PropertyDecorator => (target, property) => {
+  markNullable(target, String(property));
+  ValidateIf((_object, value) => value !== undefined && value !== null)(target, property);
+};
+
+/** Always present, possibly `null` (response fields such as a task without a due date). */
+export const Nullable = (): PropertyDecorator => (target, property) => {
+  markNullable(target, String(property));
+  ValidateIf((_object, value) => value !== null)(target, property);
+};
 
 /** class-validator's constraint names, as the error kinds a FastAPI client knows (pydantic's `type`). */
 const ISSUE_TYPES: Record<string, string> = {

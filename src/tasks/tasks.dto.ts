@@ -1,5 +1,6 @@
-import { IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { Optional, OptionalOrNull } from '../http/validation';
+import { Type } from 'class-transformer';
+import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { Nullable, Optional, OptionalOrNull } from '../http/validation';
 import { IsDateTimeWithOffset, QueryBoolean, QueryInteger, Trimmed } from '../http/validators';
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
@@ -96,17 +97,42 @@ export class ListTasksQuery extends PageQuery {
 }
 
 export class TaskPublic {
+  @IsUUID('all')
   id: string;
+
+  @IsUUID('all')
   user_id: string;
+
+  @IsString()
+  @MaxLength(200)
   title: string;
+
+  @Nullable()
+  @IsString()
   description: string | null;
+
+  @IsBoolean()
   completed: boolean;
+
+  @Nullable()
+  @IsDateTimeWithOffset()
   due_date: string | null;
+
+  @IsDateTimeWithOffset()
   created_at: string;
+
+  @IsDateTimeWithOffset()
   updated_at: string;
 }
 
 export class TaskPage {
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => TaskPublic)
   data: TaskPublic[];
+
+  /** All tasks matching the filters, ignoring skip and limit. */
+  @IsInt()
+  @Min(0)
   count: number;
 }

@@ -1,5 +1,6 @@
-import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsEmail, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { Optional } from '../http/validation';
+import { IsDateTimeWithOffset } from '../http/validators';
 import type { User } from './user.entity';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,100}$/;
@@ -45,15 +46,27 @@ export class UpdatePasswordRequest {
 }
 
 export class UserPublic {
+  @IsUUID('all')
   id: string;
+
+  @IsEmail()
   email: string;
+
+  @IsString()
   username: string;
+
+  @IsBoolean()
   is_active: boolean;
+
+  @IsDateTimeWithOffset()
   created_at: string;
+
+  @IsDateTimeWithOffset()
   updated_at: string;
 }
 
 export class Message {
+  @IsString()
   message: string;
 }
 

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { AppDataSource } from '../../src/db/data-source';
+import type { Logger } from '../../src/logger';
 import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
 
 export interface TestApp {
@@ -15,8 +16,8 @@ export interface TestApp {
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
 /** The real app on its own freshly migrated database; `env` overrides configuration as environment variables would. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const { database, dataSource, close } = await createMigratedDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
-  return { app: createApp({ config, dataSource, logger: silentLogger }), dataSource, database, close };
+export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
+  const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
+  const { database, dataSource, close } = await createMigratedDatabase(config, logger);
+  return { app: createApp({ config, dataSource, logger }), dataSource, database, close };
 }

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import pino from 'pino';
+import type { Config } from '../../src/config';
 import { AppDataSource, dataSourceOptions } from '../../src/db/data-source';
+import type { Logger } from '../../src/logger';
 import { runPendingMigrations } from '../../src/db/migrations';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -35,14 +37,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-export function testDataSource(url: string, poolSize = 10): AppDataSource {
-  return new AppDataSource(dataSourceOptions(url, { database: { poolSize, connectTimeoutMs: 5000 } }, silentLogger));
+const TEST_POOL = { poolSize: 10, connectTimeoutMs: 5000, slowQueryMs: 200 };
+
+export function testDataSource(url: string, config: Pick<Config, 'database'> = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
+  return new AppDataSource(dataSourceOptions(url, config, logger));
 }
 
-/** A fresh database with every migration applied, and an open DataSource on it. */
-export async function createMigratedDatabase(): Promise<{ database: TestDatabase; dataSource: AppDataSource; close(): Promise<void> }> {
+/** A fresh database with every migration applied, and an open DataSource on it (configured as `config` says, if given). */
+export async function createMigratedDatabase(
+  config?: Pick<Config, 'database'>,
+  logger?: Logger,
+): Promise<{ database: TestDatabase; dataSource: AppDataSource; close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const dataSource = testDataSource(database.url);
+  const dataSource = testDataSource(database.url, config, logger);
   await dataSource.initialize();
   await runPendingMigrations(dataSource);
   return {

@@ -1,0 +1,82 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import { defineRoute, type AnyRoute } from '../http/route';
+
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/** The route template Express matched (`/api/v1/tasks/:id`), never the raw path, so ids cannot explode the label set. */
+export function routeLabel(req: Request, res: Response): string {
+  if (req.route?.path) return String(req.route.path);
+  return res.statusCode >= 400 ? 'unmatched' : 'static';
+}
+
+/** Prometheus metrics of one app: HTTP traffic by route template, the database pool, and the process. */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly duration: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(dataSource: DataSource, poolSize: number) {
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from request to response, by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    const pool = () => (dataSource.driver as unknown as { master?: PgPool }).master;
+    const gauge = (name: string, help: string, read: (pool: PgPool) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const current = pool();
+          this.set(current ? read(current) : 0);
+        },
+      });
+    gauge('db_pool_connections', 'Connections open in the database pool', (p) => p.totalCount);
+    gauge('db_pool_idle_connections', 'Open connections not in use', (p) => p.idleCount);
+    gauge('db_pool_waiting_requests', 'Queries waiting for a connection', (p) => p.waitingCount);
+    new Gauge({ name: 'db_pool_max_connections', help: 'Configured pool size (DB_POOL_SIZE)', registers: [this.registry] }).set(poolSize);
+  }
+
+  readonly middleware: RequestHandler = (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const labels = { method: req.method, route: routeLabel(req, res), status: String(res.statusCode) };
+      this.requests.inc(labels);
+      this.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  };
+
+  routes(): AnyRoute[] {
+    return [
+      defineRoute({
+        method: 'get',
+        path: '/metrics',
+        tag: 'operations',
+        summary: 'Prometheus metrics: requests and latency by route and status, database pool usage, process',
+        auth: false,
+        database: false,
+        success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' },
+        handler: async ({ res }) => {
+          res.type(this.registry.contentType).send(await this.registry.metrics());
+        },
+      }),
+    ];
+  }
+}

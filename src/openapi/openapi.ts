@@ -1,0 +1,181 @@
+// class-transformer keeps @Type metadata here; its types live beside the compiled file.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
+import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import type { AnyRoute } from '../http/route';
+import { isNullable, type Class } from '../http/validation';
+
+type Schema = Record<string, unknown>;
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Not authenticated: missing, invalid, expired or revoked token',
+  404: 'Not found',
+  409: 'Conflict: a unique field is taken',
+  412: 'Precondition failed: If-Match names a version the resource no longer has',
+  413: 'Request body over 100 KiB',
+  415: 'Unsupported media type',
+  422: 'Validation error: one entry per failing field',
+  429: 'Too many attempts; see Retry-After',
+  500: 'Internal server error',
+  503: 'Database unavailable',
+};
+
+const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-urlencoded' } as const;
+
+/**
+ * The OpenAPI 3.1 document of the route table. Schemas come from the class-validator decorators of
+ * the same classes that validate requests (via class-validator-jsonschema), so the document cannot
+ * say something the validation does not do.
+ */
+export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; version: string }): Schema {
+  const schemas = validationMetadatasToSchemas({
+    refPointerPrefix: '#/components/schemas/',
+    classTransformerMetadataStorage: defaultMetadataStorage,
+    additionalConverters: { isDateTimeWithOffset: { type: 'string', format: 'date-time' } },
+  }) as Record<string, Schema>;
+
+  const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
+  const usedClasses = new Set<Class>([...responseClasses]);
+  for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
+  const componentSchemas: Record<string, Schema> = {};
+  for (const cls of usedClasses) componentSchemas[cls.name] = finishSchema(cls, schemas[cls.name], responseClasses.has(cls));
+  for (const cls of usedClasses) for (const nested of referencedClasses(componentSchemas[cls.name])) componentSchemas[nested] ??= schemas[nested];
+  Object.assign(componentSchemas, ERROR_SCHEMAS);
+
+  const paths: Record<string, Record<string, Schema>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    paths[path] ??= {};
+    paths[path][route.method] = operation(route, componentSchemas);
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: { ...info, description: 'Todo service: the HTTP contract of the FastAPI + SQLModel design, on Express, TypeORM and PostgreSQL.' },
+    paths,
+    components: {
+      schemas: componentSchemas,
+      securitySchemes: {
+        OAuth2PasswordBearer: { type: 'oauth2', flows: { password: { tokenUrl: '/api/v1/login/access-token', scopes: {} } } },
+        BearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      },
+    },
+  };
+}
+
+/** Defaults from the class's own initialisers, nullability, and "every field is always present" for responses. */
+function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boolean): Schema {
+  const schema: Schema = { ...(generated ?? { type: 'object', properties: {} }) };
+  const properties: Record<string, Schema> = { ...((schema.properties as Record<string, Schema>) ?? {}) };
+  const defaults = new cls() as Record<string, unknown>;
+  for (const [name, property] of Object.entries(properties)) {
+    let finished = { ...property };
+    if (defaults[name] !== undefined) finished.default = defaults[name];
+    if (isNullable(cls, name)) finished = finished.$ref ? { anyOf: [finished, { type: 'null' }] } : { ...finished, type: [finished.type, 'null'] };
+    properties[name] = finished;
+  }
+  schema.properties = properties;
+  if (isResponse) schema.required = Object.keys(properties);
+  if (!isResponse) schema.additionalProperties = false;
+  return schema;
+}
+
+function referencedClasses(schema: Schema): string[] {
+  return [...JSON.stringify(schema).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((match) => match[1]);
+}
+
+function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
+  const operationSpec: Schema = {
+    tags: [route.tag],
+    summary: route.summary,
+    operationId: `${route.method}_${route.path.replace(/^\/api\/v1\//, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'root'}`,
+  };
+  const parameters = [
+    ...parametersOf(route.params, 'path', schemas),
+    ...parametersOf(route.query, 'query', schemas),
+    ...(['patch', 'put', 'delete'].includes(route.method) && route.errors?.includes(412)
+      ? [{ name: 'If-Match', in: 'header', required: false, description: 'An ETag from an earlier response; a stale one gets 412', schema: { type: 'string' } }]
+      : []),
+  ];
+  if (parameters.length) operationSpec.parameters = parameters;
+  if (route.body) {
+    const formats = route.bodyFormats ?? ['json'];
+    operationSpec.requestBody = {
+      required: true,
+      content: Object.fromEntries(formats.map((format) => [MEDIA_TYPES[format], { schema: { $ref: `#/components/schemas/${route.body!.name}` } }])),
+    };
+  }
+  if (route.auth) operationSpec.security = [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }];
+  operationSpec.responses = responses(route);
+  return operationSpec;
+}
+
+function parametersOf(cls: Class | undefined, location: 'path' | 'query', schemas: Record<string, Schema>): Schema[] {
+  if (!cls) return [];
+  const schema = schemas[cls.name];
+  const required = new Set((schema.required as string[]) ?? []);
+  return Object.entries(schema.properties as Record<string, Schema>).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === 'path' || required.has(name),
+    schema: property,
+  }));
+}
+
+function responses(route: AnyRoute): Schema {
+  const { success } = route;
+  const result: Record<string, Schema> = {};
+  const body = success.schema === undefined ? undefined : success.schema === 'boolean' || success.schema === 'object' ? { type: success.schema } : { $ref: `#/components/schemas/${success.schema.name}` };
+  result[String(success.status)] = {
+    description: success.description,
+    ...(body || success.contentType ? { content: { [success.contentType ?? 'application/json']: body ? { schema: body } : {} } } : {}),
+    ...(success.headers ? { headers: Object.fromEntries(Object.entries(success.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) } : {}),
+  };
+  const errors = new Set(route.errors ?? []);
+  if (route.auth) errors.add(401);
+  if (route.body || route.query || route.params) errors.add(422);
+  if (route.body) [413, 415].forEach((status) => errors.add(status));
+  if (route.database !== false) errors.add(503);
+  errors.add(500);
+  for (const status of [...errors].sort()) {
+    const headers =
+      status === 401
+        ? { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } } }
+        : status === 429 || status === 503
+          ? { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'string' } } }
+          : undefined;
+    result[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      ...(headers ? { headers } : {}),
+      content: { 'application/json': { schema: { $ref: `#/components/schemas/${status === 422 ? 'ValidationErrorBody' : 'ErrorBody'}` } } },
+    };
+  }
+  return result;
+}
+
+const ERROR_SCHEMAS: Record<string, Schema> = {
+  ErrorBody: {
+    type: 'object',
+    properties: { detail: { type: 'string' } },
+    required: ['detail'],
+  },
+  ValidationErrorBody: {
+    type: 'object',
+    properties: {
+      detail: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            loc: { type: 'array', items: { type: 'string' }, prefixItems: [{ enum: ['body', 'query', 'path'] }] },
+            msg: { type: 'string' },
+            type: { type: 'string' },
+          },
+          required: ['loc', 'msg', 'type'],
+        },
+      },
+    },
+    required: ['detail'],
+  },
+};

@@ -1,0 +1,119 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createTestApp, type TestApp } from './support/app';
+import { signUpAndLogIn } from './support/users';
+
+let testApp: TestApp;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let document: any;
+
+beforeAll(async () => {
+  testApp = await createTestApp();
+  document = (await request(testApp.app).get('/api/v1/openapi.json')).body;
+});
+
+afterAll(() => testApp.close());
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+/** "METHOD /path" for every route Express serves. */
+function servedRoutes(app: Express): string[] {
+  const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
+  return stack
+    .filter((layer) => layer.route)
+    .flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`))
+    .sort();
+}
+
+function documentedRoutes(): string[] {
+  return Object.entries(document.paths as Record<string, Record<string, unknown>>)
+    .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
+    .sort();
+}
+
+describe('GET /api/v1/openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    await expect(SwaggerParser.validate(structuredClone(document))).resolves.toBeDefined();
+  });
+
+  it('lists exactly the routes Express serves', () => {
+    expect(documentedRoutes()).toEqual(servedRoutes(testApp.app));
+    expect(documentedRoutes()).toEqual(
+      expect.arrayContaining(['GET /api/v1/tasks', 'PUT /api/v1/tasks/{id}', 'POST /api/v1/login/access-token', 'GET /docs', 'GET /metrics']),
+    );
+  });
+
+  it('describes the bearer token and the OAuth2 password flow of login/access-token', () => {
+    expect(document.components.securitySchemes.OAuth2PasswordBearer).toEqual({
+      type: 'oauth2',
+      flows: { password: { tokenUrl: '/api/v1/login/access-token', scopes: {} } },
+    });
+    expect(document.components.securitySchemes.BearerToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(document.paths['/api/v1/tasks'].get.security).toEqual([{ OAuth2PasswordBearer: [] }, { BearerToken: [] }]);
+    expect(document.paths['/api/v1/users/signup'].post.security).toBeUndefined();
+  });
+
+  it('takes its schemas from the validation classes', () => {
+    const { schemas } = document.components;
+    expect(schemas.TaskCreate.properties.title).toMatchObject({ type: 'string', minLength: 1, maxLength: 200 });
+    expect(schemas.TaskCreate.properties.description).toMatchObject({ type: ['string', 'null'], maxLength: 10000, default: null });
+    expect(schemas.TaskCreate.properties.completed).toMatchObject({ type: 'boolean', default: false });
+    expect(schemas.TaskCreate.properties.due_date).toMatchObject({ type: ['string', 'null'], format: 'date-time' });
+    expect(schemas.TaskCreate.required).toEqual(['title']);
+    expect(schemas.TaskCreate.additionalProperties).toBe(false);
+    expect(schemas.TaskUpdate.required).toBeUndefined();
+    expect(schemas.SignupRequest.properties.username.pattern).toBe('^[A-Za-z0-9_.-]{3,100}$');
+    expect(schemas.SignupRequest.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(schemas.TaskPublic.required).toEqual(['id', 'user_id', 'title', 'description', 'completed', 'due_date', 'created_at', 'updated_at']);
+    expect(schemas.TaskPage.properties.data).toEqual({ type: 'array', items: { $ref: '#/components/schemas/TaskPublic' } });
+    expect(schemas.Token.properties.token_type).toMatchObject({ enum: ['bearer'] });
+  });
+
+  it('documents every query parameter with its bounds and default', () => {
+    const parameters = Object.fromEntries(document.paths['/api/v1/tasks'].get.parameters.map((p: { name: string }) => [p.name, p]));
+    expect(Object.keys(parameters).sort()).toEqual(['completed', 'due_after', 'due_before', 'limit', 'q', 'skip', 'sort']);
+    expect(parameters.limit).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 100 } });
+    expect(parameters.skip.schema).toMatchObject({ minimum: 0, default: 0 });
+    expect(parameters.sort.schema).toMatchObject({ default: '-created_at', enum: expect.arrayContaining(['title', '-due_date']) });
+    expect(document.paths['/api/v1/tasks/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }]);
+  });
+
+  it('lists every status code a route can answer', () => {
+    const statuses = (path: string, method: string) => Object.keys(document.paths[path][method].responses);
+    expect(statuses('/api/v1/tasks/{id}', 'patch')).toEqual(['200', '401', '404', '412', '413', '415', '422', '500', '503']);
+    expect(statuses('/api/v1/login/access-token', 'post')).toEqual(['200', '400', '413', '415', '422', '429', '500', '503']);
+    expect(statuses('/api/v1/tasks', 'post')).toEqual(['201', '401', '413', '415', '422', '500', '503']);
+    expect(statuses('/health', 'get')).toEqual(['200', '500']);
+    expect(document.paths['/api/v1/tasks'].post.responses['201'].headers).toHaveProperty('Location');
+    expect(document.paths['/api/v1/login/access-token'].post.requestBody.content).toHaveProperty('application/x-www-form-urlencoded');
+  });
+});
+
+describe('real responses', () => {
+  it('match the schemas the document gives them', async () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'openapi', components: document.components });
+    const validate = (schemaName: string, body: unknown) => {
+      const check = ajv.compile({ $ref: `openapi#/components/schemas/${schemaName}` });
+      expect([schemaName, check(body), check.errors]).toEqual([schemaName, true, null]);
+    };
+
+    const user = await signUpAndLogIn(testApp.app);
+    validate('Token', user.tokens);
+    validate('UserPublic', (await request(testApp.app).get('/api/v1/users/me').set(user.auth)).body);
+    const created = await request(testApp.app).post('/api/v1/tasks').set(user.auth).send({ title: 'documented' });
+    validate('TaskPublic', created.body);
+    await request(testApp.app).post('/api/v1/tasks').set(user.auth).send({ title: 'dated', description: 'x', due_date: '2027-01-01T00:00:00Z' });
+    validate('TaskPage', (await request(testApp.app).get('/api/v1/tasks').set(user.auth)).body);
+    validate('ErrorBody', (await request(testApp.app).get('/api/v1/tasks').set('Authorization', 'Bearer nope')).body);
+    validate('ValidationErrorBody', (await request(testApp.app).post('/api/v1/tasks').set(user.auth).send({ title: '' })).body);
+    validate('ReadinessStatus', (await request(testApp.app).get('/ready')).body);
+  });
+});
