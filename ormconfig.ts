@@ -8,5 +8,5 @@ import { createLogger } from './src/logger';
  * database the same way the service does: DATABASE_URL, or the embedded server, which the CLI's
  * final `destroy()` stops again if this process started it.
  */
-const config = loadConfig();
+const config = loadConfig(process.env, { server: false });
 export default createDataSource(config, createLogger(config.logLevel, config.logFormat));

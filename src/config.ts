@@ -83,15 +83,18 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-/** Reads and validates the environment once; every problem is reported with the variable's name. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates the environment once; every problem is reported with the variable's name.
+ * Tools that do not serve HTTP (migrations, seeds) pass `server: false`: they need no JWT_SECRET.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true }: { server?: boolean } = {}): Config {
   const parsed = environmentSchema.safeParse(emptyAsUnset(env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  const problems = productionProblems(e);
+  const problems = productionProblems(e, server);
   if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return {
     env: e.NODE_ENV,
@@ -123,13 +126,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 type ParsedEnvironment = z.infer<typeof environmentSchema>;
 
 /** Settings that are fine on a laptop and dangerous in production. */
-function productionProblems(e: ParsedEnvironment): string[] {
+function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   const problems: string[] = [];
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');
     else if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET) || new Set(e.JWT_SECRET).size < 8) problems.push('JWT_SECRET: looks like a placeholder; use a random value (e.g. `openssl rand -base64 48`)');
   }
   if (e.NODE_ENV !== 'production') return problems;
+  if (e.DATABASE_URL === undefined) problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded PostgreSQL is for development only)');
+  if (!server) return problems;
   if (e.JWT_SECRET === undefined) problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 random bytes)');
   if (e.BCRYPT_ROUNDS < 10) problems.push('BCRYPT_ROUNDS: must be at least 10 when NODE_ENV=production');
   return problems;

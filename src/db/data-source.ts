@@ -59,9 +59,6 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<{
     logger.info(`Database: ${redactUrl(config.databaseUrl)} (from DATABASE_URL)`);
     return { url: config.databaseUrl, release: async () => {} };
   }
-  if (config.env === 'production') {
-    throw new Error('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only).');
-  }
   const server = await startEmbeddedPostgres(config.embeddedDatabaseDir, (message) => logger.info(message));
   const how = server.owned ? 'started by this process' : 'already running, started by another process';
   logger.info(`Database: embedded PostgreSQL on 127.0.0.1:${server.port}, data in ${config.embeddedDatabaseDir} (${how})`);

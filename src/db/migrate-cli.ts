@@ -32,7 +32,7 @@ async function main(commandName: string | undefined): Promise<void> {
   }
   let dataSource: AppDataSource | undefined;
   try {
-    const config = loadConfig();
+    const config = loadConfig(process.env, { server: false });
     dataSource = await createDataSource(config, createLogger(config.logLevel, config.logFormat));
     await dataSource.initialize();
     await command(dataSource);

@@ -56,6 +56,14 @@ export async function migrationStatus(dataSource: DataSource): Promise<Migration
   });
 }
 
+/** Names of the migrations not applied yet, without creating TypeORM's bookkeeping table as a side effect. */
+export async function pendingMigrations(dataSource: DataSource): Promise<string[]> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const [{ exists }] = await dataSource.query('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+  const applied = new Set<string>(exists ? (await dataSource.query(`SELECT name FROM "${table}"`)).map((row: { name: string }) => row.name) : []);
+  return dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name).filter((name) => !applied.has(name));
+}
+
 /** Two processes migrating one database at once (two replicas starting) would apply a migration twice. */
 async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
   const lockRunner = dataSource.createQueryRunner();

@@ -19,7 +19,7 @@ const projectRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist$
  * generated blocks of docs/data, keeping everything written by hand.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { server: false });
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, config.logFormat);
   const { url, release } = await resolveDatabase(config, logger);
   const scratch = `todo_docs_${crypto.randomBytes(4).toString('hex')}`;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,10 @@ declare global {
  * embedded one. Every test file then creates its own database on it.
  */
 export default async function globalSetup(): Promise<void> {
+  // Tests that run the CLIs as users do (node dist/…) need a current build; building once here means
+  // no test rewrites dist/ while another one runs it.
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: path.resolve(__dirname, '..', '..'), stdio: 'inherit' });
+
   if (process.env.TEST_DATABASE_URL) {
     process.env.TEST_ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL;
   } else {
