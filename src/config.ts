@@ -36,6 +36,7 @@ const environmentSchema = z.object({
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
+  WEB_CONCURRENCY: integer(1, 64).default(1),
   BCRYPT_ROUNDS: integer(4, 20).default(12),
   JWT_SECRET: z.string().optional(),
   ACCESS_TOKEN_TTL: duration.prefault('15m'),
@@ -60,6 +61,8 @@ export interface Config {
   migrateOnStart: boolean;
   database: { poolSize: number; connectTimeoutMs: number; slowQueryMs: number };
   shutdownTimeoutMs: number;
+  /** HTTP worker processes (node:cluster); 1 serves from the main process. */
+  webConcurrency: number;
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   /** `pretty` for people, `json` for machines; unset: pretty on a terminal. */
   logFormat: 'json' | 'pretty' | undefined;
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
     migrateOnStart: e.MIGRATE_ON_START ?? e.NODE_ENV !== 'production',
     database: { poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS, slowQueryMs: e.SLOW_QUERY_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     auth: {

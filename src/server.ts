@@ -1,10 +1,11 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
-import { createDataSource, type AppDataSource } from './db/data-source';
+import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
 import { runPendingMigrations } from './db/migrations';
 import { createLogger, type Logger } from './logger';
 
@@ -17,28 +18,90 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, config.logFormat);
-  if (config.auth.jwtSecretGenerated) {
+  if (cluster.isPrimary && config.auth.jwtSecretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart');
   }
+  if (cluster.isPrimary && config.webConcurrency > 1) await supervise(config, logger);
+  else await serve(config, logger);
+}
 
+/** One process serving HTTP: database, migrations (unless a supervisor did them), listen, stop on signals. */
+async function serve(config: Config, logger: Logger): Promise<void> {
   let dataSource: AppDataSource | undefined;
   try {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
-    if (config.migrateOnStart) {
-      const applied = await runPendingMigrations(dataSource);
-      logger.info(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
-    }
+    if (config.migrateOnStart) await migrate(dataSource, logger);
     const server = http.createServer(createApp({ config, dataSource, logger }));
     await listen(server, config);
     const { address, port } = server.address() as AddressInfo;
-    logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}`);
-    stopOnSignals(server, dataSource, config, logger);
+    logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
+    const stopping = onStopSignal(logger);
+    await stopping;
+    await stopServing(server, dataSource, config, logger);
   } catch (error) {
     logger.fatal(`Could not start: ${describeDatabaseError(error)}`);
     await dataSource?.destroy().catch(() => undefined);
     process.exitCode = 1;
   }
+}
+
+/**
+ * WEB_CONCURRENCY > 1: this process resolves the database (starting the embedded one if needed),
+ * migrates once, then runs that many workers sharing the port through node:cluster, replacing any
+ * that dies. On SIGTERM/SIGINT it stops them, waits for each to finish its requests, then stops an
+ * embedded database.
+ */
+async function supervise(config: Config, logger: Logger): Promise<void> {
+  let release: () => Promise<void> = async () => {};
+  try {
+    const database = await resolveDatabase(config, logger);
+    release = database.release;
+    if (config.migrateOnStart) {
+      const dataSource = new AppDataSource(dataSourceOptions(database.url, config, logger));
+      await dataSource.initialize();
+      try {
+        await migrate(dataSource, logger);
+      } finally {
+        await dataSource.destroy();
+      }
+    }
+    const workerEnv = { DATABASE_URL: database.url, JWT_SECRET: config.auth.jwtSecret, MIGRATE_ON_START: 'false' };
+    let stopping = false;
+    const fork = () => cluster.fork(workerEnv);
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      logger.error(`worker ${worker.id} exited (${signal ?? `code ${code}`}): starting another`);
+      fork();
+    });
+    for (let i = 0; i < config.webConcurrency; i += 1) fork();
+    logger.info(`Supervising ${config.webConcurrency} workers`);
+
+    await onStopSignal(logger);
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    logger.info('All workers stopped');
+  } catch (error) {
+    logger.fatal(`Could not start: ${describeDatabaseError(error)}`);
+    process.exitCode = 1;
+  } finally {
+    await release().catch((error) => logger.error({ err: error }, 'error while stopping the database'));
+  }
+}
+
+async function migrate(dataSource: AppDataSource, logger: Logger): Promise<void> {
+  const applied = await runPendingMigrations(dataSource);
+  logger.info(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
 }
 
 function listen(server: http.Server, config: Config): Promise<void> {
@@ -50,27 +113,36 @@ function listen(server: http.Server, config: Config): Promise<void> {
   });
 }
 
+/**
+ * Resolves at the first SIGTERM or SIGINT. Later ones are ignored: npm forwards a terminal's Ctrl-C
+ * on top of the one the terminal sends, and one stop is enough.
+ */
+function onStopSignal(logger: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (received) return;
+      received = true;
+      logger.info(`${signal} received: finishing in-flight requests, then stopping`);
+      resolve(signal);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
 /** Stop accepting, let in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an embedded server. */
-function stopOnSignals(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger): void {
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    // npm forwards a terminal's Ctrl-C to us on top of the one the terminal sends: one stop is enough.
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal} received: finishing in-flight requests, then stopping`);
-    const deadline = setTimeout(() => {
-      logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
-      server.closeAllConnections();
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    clearTimeout(deadline);
-    await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
-    logger.info('Stopped');
-    process.exitCode = 0;
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+async function stopServing(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger): Promise<void> {
+  const deadline = setTimeout(() => {
+    logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
+    server.closeAllConnections();
+  }, config.shutdownTimeoutMs);
+  deadline.unref();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  clearTimeout(deadline);
+  await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
+  logger.info('Stopped');
+  process.exitCode = 0;
 }
 
 void main();

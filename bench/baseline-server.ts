@@ -1,0 +1,98 @@
+/**
+ * The ceiling: the same work per request as the service, with nothing else. Plain node:http and
+ * pg, no framework, no ORM, no validation library. See bench/README.md for exactly what it does
+ * and what it skips.
+ */
+import http from 'node:http';
+import { Pool } from 'pg';
+import { TokenService } from '../src/auth/tokens';
+import { listTasksSql, TASK_COLUMNS } from '../src/tasks/task-queries';
+import { etagOf, toTaskPublic, type TaskRow } from '../src/tasks/tasks.service';
+import type { ListTasksQuery, SortKey } from '../src/tasks/tasks.dto';
+
+const port = Number(process.env.PORT ?? 8100);
+const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) });
+const tokens = new TokenService(process.env.JWT_SECRET!, 900);
+
+/** The same check as the service's: a valid JWT whose session is live and whose user is live and active. */
+const AUTHENTICATE = `SELECT u.id FROM users u INNER JOIN sessions s ON s.user_id = u.id
+  WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL`;
+
+async function authenticate(req: http.IncomingMessage): Promise<string | undefined> {
+  const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
+  const claims = match ? tokens.readAccessToken(match[1]) : undefined;
+  if (!claims) return undefined;
+  const { rows } = await pool.query(AUTHENTICATE, [claims.sessionId, claims.userId]);
+  return rows[0]?.id;
+}
+
+function send(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString() || '{}');
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://baseline');
+  const userId = await authenticate(req);
+  if (!userId) return send(res, 401, { detail: 'Not authenticated' });
+
+  const one = /^\/api\/v1\/tasks\/([0-9a-f-]{36})$/.exec(url.pathname);
+  if (url.pathname === '/api/v1/tasks' && req.method === 'GET') {
+    const param = (name: string) => url.searchParams.get(name) ?? undefined;
+    const query: ListTasksQuery = {
+      skip: Number(param('skip') ?? 0),
+      limit: Number(param('limit') ?? 100),
+      sort: (param('sort') ?? '-created_at') as SortKey,
+      completed: param('completed') === undefined ? undefined : param('completed') === 'true',
+      due_before: param('due_before'),
+      due_after: param('due_after'),
+      q: param('q'),
+    };
+    const { page, count } = listTasksSql(userId, query);
+    const [rows, total] = await Promise.all([pool.query<TaskRow>(page.text, page.values), pool.query(count.text, count.values)]);
+    return send(res, 200, { data: rows.rows.map(toTaskPublic), count: total.rows[0].count });
+  }
+  if (url.pathname === '/api/v1/tasks' && req.method === 'POST') {
+    const body = await readJson(req);
+    const { rows } = await pool.query<TaskRow>(
+      `INSERT INTO tasks (user_id, title, description, completed, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING ${TASK_COLUMNS}`,
+      [userId, body.title, body.description ?? null, body.completed ?? false, body.due_date ?? null],
+    );
+    return send(res, 201, toTaskPublic(rows[0]), { Location: `/api/v1/tasks/${rows[0].id}`, ETag: etagOf(rows[0]) });
+  }
+  if (one && req.method === 'GET') {
+    const { rows } = await pool.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL`, [one[1], userId]);
+    return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
+  }
+  if (one && req.method === 'PATCH') {
+    const body = await readJson(req);
+    const fields = (['title', 'description', 'completed', 'due_date'] as const).filter((field) => body[field] !== undefined);
+    const values: unknown[] = [one[1], userId];
+    const assignments = fields.map((field) => `${field} = $${values.push(body[field])}`);
+    const { rows } = await pool.query<TaskRow>(
+      `UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${TASK_COLUMNS}`,
+      values,
+    );
+    return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
+  }
+  send(res, 404, { detail: 'Not Found' });
+}
+
+const server = http.createServer((req, res) => {
+  handle(req, res).catch((error) => {
+    // A client that hangs up mid-body (autocannon at the end of a run) is not an error of ours.
+    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
+    console.error(error);
+    if (!res.headersSent) send(res, 500, { detail: 'Internal Server Error' });
+  });
+});
+server.keepAliveTimeout = 5000;
+server.listen(port, '127.0.0.1', () => console.log(`baseline listening on ${port}`));
+process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));
