@@ -5,7 +5,9 @@
  */
 import http from 'node:http';
 import { Pool } from 'pg';
+import { AUTHENTICATE } from '../src/auth/auth.queries';
 import { TokenService } from '../src/auth/tokens';
+import { prepared } from '../src/db/sql';
 import { listTasksSql, TASK_COLUMNS } from '../src/tasks/task-queries';
 import { etagOf, toTaskPublic, type TaskRow } from '../src/tasks/tasks.service';
 import type { ListTasksQuery, SortKey } from '../src/tasks/tasks.dto';
@@ -14,15 +16,12 @@ const port = Number(process.env.PORT ?? 8100);
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) });
 const tokens = new TokenService(process.env.JWT_SECRET!, 900);
 
-/** The same check as the service's: a valid JWT whose session is live and whose user is live and active. */
-const AUTHENTICATE = `SELECT u.id FROM users u INNER JOIN sessions s ON s.user_id = u.id
-  WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL`;
-
 async function authenticate(req: http.IncomingMessage): Promise<string | undefined> {
   const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
   const claims = match ? tokens.readAccessToken(match[1]) : undefined;
   if (!claims) return undefined;
-  const { rows } = await pool.query(AUTHENTICATE, [claims.sessionId, claims.userId]);
+  // The service's own statement: the session and the user, with the user's columns.
+  const { rows } = await pool.query(prepared(AUTHENTICATE, [claims.sessionId, claims.userId]));
   return rows[0]?.id;
 }
 
@@ -56,19 +55,24 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       q: param('q'),
     };
     const { page, count } = listTasksSql(userId, query);
-    const [rows, total] = await Promise.all([pool.query<TaskRow>(page.text, page.values), pool.query(count.text, count.values)]);
+    const [rows, total] = await Promise.all([pool.query<TaskRow>(prepared(page.text, page.values)), pool.query(prepared(count.text, count.values))]);
     return send(res, 200, { data: rows.rows.map(toTaskPublic), count: total.rows[0].count });
   }
   if (url.pathname === '/api/v1/tasks' && req.method === 'POST') {
     const body = await readJson(req);
     const { rows } = await pool.query<TaskRow>(
-      `INSERT INTO tasks (user_id, title, description, completed, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING ${TASK_COLUMNS}`,
-      [userId, body.title, body.description ?? null, body.completed ?? false, body.due_date ?? null],
+      prepared(`INSERT INTO tasks (user_id, title, description, completed, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING ${TASK_COLUMNS}`, [
+        userId,
+        body.title,
+        body.description ?? null,
+        body.completed ?? false,
+        body.due_date ?? null,
+      ]),
     );
     return send(res, 201, toTaskPublic(rows[0]), { Location: `/api/v1/tasks/${rows[0].id}`, ETag: etagOf(rows[0]) });
   }
   if (one && req.method === 'GET') {
-    const { rows } = await pool.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL`, [one[1], userId]);
+    const { rows } = await pool.query<TaskRow>(prepared(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL`, [one[1], userId]));
     return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
   }
   if (one && req.method === 'PATCH') {
@@ -77,8 +81,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     const values: unknown[] = [one[1], userId];
     const assignments = fields.map((field) => `${field} = $${values.push(body[field])}`);
     const { rows } = await pool.query<TaskRow>(
-      `UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${TASK_COLUMNS}`,
-      values,
+      prepared(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${TASK_COLUMNS}`, values),
     );
     return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
   }

@@ -69,8 +69,10 @@ async function waitReady(port: number, child: ChildProcess, name: string): Promi
   throw new Error(`${name} did not become ready`);
 }
 
-function start(script: string, port: number, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+/** BENCH_PROFILE=1 runs the service under --cpu-prof; the profile lands in bench/results/profiles (open it in Chrome DevTools). */
+function start(script: string, port: number, env: Record<string, string>, profile = false): ChildProcess {
+  const flags = profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(RESULTS, 'profiles')] : [];
+  return spawn(process.execPath, [...flags, script], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function peakRssMb(pid: number): number {
@@ -123,8 +125,10 @@ async function main(): Promise<void> {
       LOGIN_RATE_LIMIT_PER_IP: '0',
       BCRYPT_ROUNDS: '12',
       WEB_CONCURRENCY: '1',
+      // As the Dockerfile runs it.
+      NODE_OPTIONS: '--max-old-space-size=160',
     };
-    const service = start('dist/src/server.js', SERVICE_PORT, env);
+    const service = start('dist/src/server.js', SERVICE_PORT, env, process.env.BENCH_PROFILE === '1');
     const baseline = start('dist/bench/baseline-server.js', BASELINE_PORT, env);
     children.push(service, baseline);
     await Promise.all([waitReady(SERVICE_PORT, service, 'service'), waitReady(BASELINE_PORT, baseline, 'baseline')]);

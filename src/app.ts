@@ -34,7 +34,7 @@ const BODY_LIMIT = '100kb';
 
 /** Every route the service serves, in the order Express matches them, and what they share. */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
-  const passwords = new PasswordHasher(config.auth.bcryptRounds);
+  const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);

@@ -38,6 +38,7 @@ const environmentSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
   WEB_CONCURRENCY: integer(1, 64).default(1),
   BCRYPT_ROUNDS: integer(4, 20).default(12),
+  BCRYPT_CONCURRENCY: integer(1, 64).optional(),
   JWT_SECRET: z.string().optional(),
   ACCESS_TOKEN_TTL: duration.prefault('15m'),
   REFRESH_TOKEN_TTL: duration.prefault('7d'),
@@ -68,6 +69,8 @@ export interface Config {
   logFormat: 'json' | 'pretty' | undefined;
   auth: {
     bcryptRounds: number;
+    /** Password hashes computed at once; default: one fewer than the cores (at least one). */
+    bcryptConcurrency: number | undefined;
     jwtSecret: string;
     /** True when no JWT_SECRET was given and one was generated for this process (development only). */
     jwtSecretGenerated: boolean;
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
     logFormat: e.LOG_FORMAT,
     auth: {
       bcryptRounds: e.BCRYPT_ROUNDS,
+      bcryptConcurrency: e.BCRYPT_CONCURRENCY,
       jwtSecret: e.JWT_SECRET ?? crypto.randomBytes(32).toString('base64url'),
       jwtSecretGenerated: e.JWT_SECRET === undefined,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,

@@ -1,6 +1,8 @@
 import type { Request } from 'express';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config';
+import { queryRows } from '../db/sql';
+import { AUTHENTICATE } from './auth.queries';
 import { HttpError, UnauthorizedError } from '../http/errors';
 import type { Principal } from '../http/route';
 import type { Logger } from '../logger';
@@ -10,6 +12,29 @@ import type { LoginRateLimiter } from './login-rate-limiter';
 import type { PasswordHasher } from './passwords';
 import { Session, type RevokedReason } from './session.entity';
 import { newRefreshSecret, parseRefreshToken, refreshToken, type TokenService } from './tokens';
+
+interface UserRow {
+  id: string;
+  email: string;
+  username: string;
+  hashed_password: string;
+  is_active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toUser(row: UserRow): User {
+  return Object.assign(new User(), {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    hashedPassword: row.hashed_password,
+    isActive: row.is_active,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: null,
+  });
+}
 
 export class AuthService {
   constructor(
@@ -41,7 +66,8 @@ export class AuthService {
 
   async startSession(userId: string): Promise<Token> {
     const { secret, secretHash } = newRefreshSecret();
-    const [{ id }] = await this.dataSource.query(
+    const [{ id }] = await queryRows<{ id: string }>(
+      this.dataSource,
       `INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id`,
       [userId, secretHash, this.authConfig.refreshTokenTtlSeconds],
     );
@@ -57,7 +83,8 @@ export class AuthService {
     const parts = parseRefreshToken(token);
     if (!parts) throw new UnauthorizedError();
     const { secret, secretHash } = newRefreshSecret();
-    const [[rotated]]: [Array<{ user_id: string }>] = await this.dataSource.query(
+    const [rotated] = await queryRows<{ user_id: string }>(
+      this.dataSource,
       `UPDATE sessions AS s SET refresh_token_hash = $3, expires_at = now() + make_interval(secs => $4)
          FROM users AS u
         WHERE s.id = $1 AND s.refresh_token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -67,7 +94,8 @@ export class AuthService {
     );
     if (rotated) return this.tokenPair(rotated.user_id, parts.sessionId, secret);
 
-    const [[revoked]]: [Array<{ user_id: string }>] = await this.dataSource.query(
+    const [revoked] = await queryRows<{ user_id: string }>(
+      this.dataSource,
       `UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse'
         WHERE id = $1 AND revoked_at IS NULL AND refresh_token_hash <> $2 RETURNING user_id`,
       [parts.sessionId, parts.secretHash],
@@ -86,13 +114,8 @@ export class AuthService {
     const match = header ? /^Bearer ([^\s]+)$/i.exec(header) : null;
     const claims = match ? this.tokens.readAccessToken(match[1]) : undefined;
     if (!claims) throw new UnauthorizedError();
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .innerJoin(Session, 'session', 'session.user_id = user.id')
-      .where('session.id = :sessionId AND user.id = :userId', claims)
-      .andWhere('session.revoked_at IS NULL AND session.expires_at > now() AND user.is_active')
-      .getOne();
+    const [row] = await queryRows<UserRow>(this.dataSource, AUTHENTICATE, [claims.sessionId, claims.userId]);
+    const user = row && toUser(row);
     if (!user) throw new UnauthorizedError();
     return { user, sessionId: claims.sessionId };
   };

@@ -30,7 +30,11 @@ const ORDER_BY: Record<SortKey, string> = {
 /** The same expression as the GIN index idx_tasks_search, so the planner can use it. */
 const SEARCH_DOCUMENT = "to_tsvector('english'::regconfig, (title::text || ' '::text) || coalesce(description, ''::text))";
 
-/** The page and the count of one list request: the same WHERE, so `count` always describes `data`. */
+/**
+ * The page and the count of one list request, with the same WHERE, so `count` always describes
+ * `data`; without filters the count is the user's live-task counter (user_task_counts), which the
+ * triggers on tasks keep equal to that WHERE's count.
+ */
 export function listTasksSql(userId: string, query: ListTasksQuery): { page: Sql; count: Sql } {
   const values: unknown[] = [userId];
   const where = ['user_id = $1', 'deleted_at IS NULL'];
@@ -41,8 +45,11 @@ export function listTasksSql(userId: string, query: ListTasksQuery): { page: Sql
   const search = query.q?.trim();
   if (search) where.push(`${SEARCH_DOCUMENT} @@ plainto_tsquery('english'::regconfig, ${parameter(search)})`);
   const filter = where.join(' AND ');
+  const unfiltered = values.length === 1;
   return {
-    count: { text: `SELECT count(*)::int AS count FROM tasks WHERE ${filter}`, values: [...values] },
+    count: unfiltered
+      ? { text: 'SELECT coalesce((SELECT live_tasks FROM user_task_counts WHERE user_id = $1), 0) AS count', values: [userId] }
+      : { text: `SELECT count(*)::int AS count FROM tasks WHERE ${filter}`, values: [...values] },
     page: {
       text: `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${filter} ORDER BY ${ORDER_BY[query.sort]} LIMIT ${parameter(query.limit)} OFFSET ${parameter(query.skip)}`,
       values,
