@@ -1,6 +1,5 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { DataSource } from 'typeorm';
 import { authRoutes } from './auth/auth.controller';
 import { AuthService } from './auth/auth.service';
@@ -10,12 +9,14 @@ import { TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { healthRoutes } from './health/health.controller';
 import { Metrics } from './observability/metrics';
-import { requestLogger } from './observability/request-logger';
+import { requestLifecycle } from './observability/request-lifecycle';
 import { docsRoutes } from './openapi/docs.controller';
 import { buildOpenApiDocument } from './openapi/openapi';
-import swaggerUi from 'swagger-ui-dist';
+// Only the folder of its assets: the package's main module would load the whole 1.5 MB UI bundle.
+import swaggerUiAssets from 'swagger-ui-dist/absolute-path.js';
 import packageJson from '../package.json';
 import { errorHandler, unknownRoute } from './http/error-handler';
+import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
 import { taskRoutes } from './tasks/tasks.controller';
@@ -62,9 +63,8 @@ export function createApp(dependencies: AppDependencies): Express {
   app.set('trust proxy', config.http.trustProxy);
 
   const { routes, auth, metrics } = routeTable(dependencies);
-  app.use(requestLogger(logger));
-  app.use(metrics.middleware);
-  app.use(helmet());
+  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs));
+  app.use(securityHeaders());
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
   }
@@ -72,7 +72,7 @@ export function createApp(dependencies: AppDependencies): Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
 
   mountRoutes(app, routes, auth.authenticate);
-  app.use('/docs', express.static(swaggerUi.getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
+  app.use('/docs', express.static(swaggerUiAssets(), { index: false, maxAge: '1h' }));
 
   app.use(unknownRoute);
   app.use(errorHandler(logger));

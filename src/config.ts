@@ -35,6 +35,8 @@ const environmentSchema = z.object({
   MIGRATE_ON_START: booleanFlag.optional(),
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
+  DB_STATEMENT_TIMEOUT_MS: integer(0).default(10000),
+  REQUEST_TIMEOUT_MS: integer(100).default(30000),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
   WEB_CONCURRENCY: integer(1, 64).default(1),
   BCRYPT_ROUNDS: integer(4, 20).default(12),
@@ -60,7 +62,16 @@ export interface Config {
   databaseUrl: string | undefined;
   embeddedDatabaseDir: string;
   migrateOnStart: boolean;
-  database: { poolSize: number; connectTimeoutMs: number; slowQueryMs: number };
+  database: {
+    poolSize: number;
+    /** How long to wait for a connection, new or from the pool, before answering 503. */
+    connectTimeoutMs: number;
+    /** PostgreSQL's statement_timeout for our sessions; 0 for none. */
+    statementTimeoutMs: number;
+    slowQueryMs: number;
+  };
+  /** A request without a response after this long gets 503; also Node's limit on receiving one. */
+  requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** HTTP worker processes (node:cluster); 1 serves from the main process. */
   webConcurrency: number;
@@ -109,7 +120,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
     databaseUrl: e.DATABASE_URL,
     embeddedDatabaseDir: path.resolve(e.EMBEDDED_DATABASE_DIR),
     migrateOnStart: e.MIGRATE_ON_START ?? e.NODE_ENV !== 'production',
-    database: { poolSize: e.DB_POOL_SIZE, connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS, slowQueryMs: e.SLOW_QUERY_MS },
+    database: {
+      poolSize: e.DB_POOL_SIZE,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      slowQueryMs: e.SLOW_QUERY_MS,
+    },
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL,

@@ -8,7 +8,9 @@ export function createLogger(level: string, format?: 'json' | 'pretty'): Logger 
   if (pretty && isInstalled('pino-pretty')) {
     return pino({ level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
-  return pino({ level });
+  // Asynchronous writes: a synchronous write per request line cost ~8% of a small read. Lines
+  // written while one write is in flight go out together; pino flushes what is left on exit.
+  return pino({ level }, pino.destination({ dest: 1, sync: false }));
 }
 
 function isInstalled(moduleName: string): boolean {

@@ -32,7 +32,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
     if (config.migrateOnStart) await migrate(dataSource, logger);
-    const server = http.createServer(createApp({ config, dataSource, logger }));
+    const server = http.createServer({ requestTimeout: config.requestTimeoutMs }, createApp({ config, dataSource, logger }));
     await listen(server, config);
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);

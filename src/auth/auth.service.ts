@@ -55,10 +55,7 @@ export class AuthService {
       .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier })
       .getOne();
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
-    if (!user || !valid) {
-      await this.rateLimiter.recordFailure(identifier, clientIp);
-      throw new HttpError(400, 'Incorrect email or password');
-    }
+    if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');
     await this.rateLimiter.recordSuccess(identifier, clientIp);
     if (!user.isActive) throw new HttpError(400, 'Inactive user');
     return this.startSession(user.id);

@@ -12,29 +12,23 @@ export class LoginRateLimiter {
   private readonly failuresPerUser: RateLimiterMemory | undefined;
   private readonly attemptsPerIp: RateLimiterMemory | undefined;
 
-  constructor(
-    private readonly failureLimit: number,
-    attemptLimitPerIp: number,
-  ) {
+  constructor(failureLimit: number, attemptLimitPerIp: number) {
     this.failuresPerUser = failureLimit > 0 ? new RateLimiterMemory({ points: failureLimit, duration: WINDOW_SECONDS }) : undefined;
     this.attemptsPerIp = attemptLimitPerIp > 0 ? new RateLimiterMemory({ points: attemptLimitPerIp, duration: WINDOW_SECONDS }) : undefined;
   }
 
-  /** Counts an attempt from `ip`; throws 429 when either window is full. */
+  /**
+   * Counts an attempt from `ip`, and provisionally as a failure of (username, ip); throws 429 when
+   * either window is full. The failure is counted before the password is checked so that a burst
+   * of parallel guesses cannot all pass the check while none has failed yet; a success clears it.
+   */
   async admit(username: string, ip: string): Promise<void> {
-    if (this.attemptsPerIp) {
-      try {
-        await this.attemptsPerIp.consume(ip);
-      } catch (rejection) {
-        throw tooManyAttempts(rejection);
-      }
+    try {
+      await this.attemptsPerIp?.consume(ip);
+      await this.failuresPerUser?.consume(userKey(username, ip));
+    } catch (rejection) {
+      throw tooManyAttempts(rejection);
     }
-    const failures = await this.failuresPerUser?.get(userKey(username, ip));
-    if (failures && failures.consumedPoints >= this.failureLimit) throw tooManyAttempts(failures);
-  }
-
-  async recordFailure(username: string, ip: string): Promise<void> {
-    await this.failuresPerUser?.penalty(userKey(username, ip), 1);
   }
 
   async recordSuccess(username: string, ip: string): Promise<void> {

@@ -15,6 +15,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** statement_timeout (57014) or lock_timeout (55P03): the database gave up on a slow statement. */
+export function isQueryTimeout(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (error as { code?: string })?.code;
+  return code === '57014' || code === '55P03';
+}
+
 /** One line a person can act on, never a stack trace. */
 export function describeDatabaseError(error: unknown): string {
   const message = (error as Error)?.message ?? String(error);

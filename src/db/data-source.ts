@@ -45,7 +45,10 @@ export function dataSourceOptions(url: string, config: Pick<Config, 'database'>,
     applicationName: 'todo-service',
     extra: {
       max: config.database.poolSize,
+      // pg-pool applies it to opening a connection and to waiting for a free one alike.
       connectionTimeoutMillis: config.database.connectTimeoutMs,
+      ...(config.database.statementTimeoutMs ? { statement_timeout: config.database.statementTimeoutMs } : {}),
+      idle_in_transaction_session_timeout: 60_000,
     },
   };
 }

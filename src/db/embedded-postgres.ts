@@ -29,7 +29,11 @@ export class EmbeddedPostgresError extends Error {}
  * in-flight requests finish. `pg_ctl` also starts the server in its own session, so a Ctrl-C in
  * the terminal reaches only our process, which then stops the server in order.
  */
-export async function startEmbeddedPostgres(dataDir: string, onLog: (message: string) => void = () => {}): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  onLog: (message: string) => void = () => {},
+  options: { port?: number } = {},
+): Promise<EmbeddedServer> {
   const bin = binariesDirectory();
   const runAs = await osUserForPostgres();
 
@@ -41,7 +45,7 @@ export async function startEmbeddedPostgres(dataDir: string, onLog: (message: st
     await initialise(bin, dataDir, runAs);
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logFile = path.join(dataDir, 'postgres.log');
   try {
     await run(

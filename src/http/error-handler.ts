@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isDatabaseUnavailable } from '../db/connection-errors';
+import { isDatabaseUnavailable, isQueryTimeout } from '../db/connection-errors';
 import { uniqueViolationDetail } from '../db/unique-violations';
 import type { Logger } from '../logger';
 import { HttpError, NotFoundError, ServiceUnavailableError } from './errors';
@@ -11,8 +11,12 @@ export const unknownRoute: RequestHandler = () => {
 
 /** The single error path: every error thrown or rejected anywhere ends here as the contract's JSON body. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, req, res, next) => {
-    if (res.headersSent) return next(error);
+  return (error, req, res, _next) => {
+    // A response already went out (the request timed out, say): nothing more can be said to the client.
+    if (res.headersSent) {
+      logger.warn({ err: error, requestId: res.locals.requestId }, 'error after the response was sent');
+      return;
+    }
     const known = toKnownError(error);
     if (known instanceof RequestValidationError) {
       res.status(422).json({ detail: known.issues });
@@ -41,5 +45,6 @@ function toKnownError(error: unknown): HttpError | RequestValidationError {
   const conflict = uniqueViolationDetail(error);
   if (conflict) return new HttpError(409, conflict);
   if (isDatabaseUnavailable(error)) return new ServiceUnavailableError();
+  if (isQueryTimeout(error)) return new ServiceUnavailableError('Database query timed out');
   return new HttpError(500, 'Internal Server Error');
 }

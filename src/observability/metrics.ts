@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { defineRoute, type AnyRoute } from '../http/route';
@@ -53,15 +53,11 @@ export class Metrics {
     new Gauge({ name: 'db_pool_max_connections', help: 'Configured pool size (DB_POOL_SIZE)', registers: [this.registry] }).set(poolSize);
   }
 
-  readonly middleware: RequestHandler = (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const labels = { method: req.method, route: routeLabel(req, res), status: String(res.statusCode) };
-      this.requests.inc(labels);
-      this.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-    });
-    next();
-  };
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
 
   routes(): AnyRoute[] {
     return [

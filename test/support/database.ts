@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-const TEST_POOL = { poolSize: 10, connectTimeoutMs: 5000, slowQueryMs: 200 };
+const TEST_POOL = { poolSize: 10, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 };
 
 export function testDataSource(url: string, config: Pick<Config, 'database'> = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
   return new AppDataSource(dataSourceOptions(url, config, logger));

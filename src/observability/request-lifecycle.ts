@@ -1,0 +1,41 @@
+import crypto from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from '../logger';
+import { routeLabel, type Metrics } from './metrics';
+
+const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * What happens around every request, in one middleware with one listener:
+ * - its id: the caller's X-Request-Id, or a new one, echoed back;
+ * - a deadline: no response after `timeoutMs` → 503 (the handler may still finish; what it sends
+ *   then is dropped);
+ * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
+ *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here.
+ */
+export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: number): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && USABLE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const deadline = setTimeout(() => {
+      if (!res.headersSent) res.status(503).set('Retry-After', '1').json({ detail: 'Request timed out' });
+    }, timeoutMs);
+    // 'close' follows 'finish' for a completed response, and also comes alone when the client hangs up.
+    res.once('close', () => {
+      clearTimeout(deadline);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const status = res.writableFinished ? res.statusCode : 499;
+      const route = routeLabel(req, res);
+      metrics.observe(req.method, route, status, seconds);
+      const durationMs = Math.round(seconds * 1e5) / 100;
+      logger.info(
+        { requestId, method: req.method, path: req.path, route, status, durationMs, userId: res.locals.userId },
+        `${req.method} ${req.path} ${status} ${durationMs} ms`,
+      );
+    });
+    next();
+  };
+}
