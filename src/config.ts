@@ -150,9 +150,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
 
 type ParsedEnvironment = z.infer<typeof environmentSchema>;
 
-/** Settings that are fine on a laptop and dangerous in production. */
+/** Settings that contradict each other, and those that are fine on a laptop and dangerous in production. */
 function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   const problems: string[] = [];
+  if (e.DB_STATEMENT_TIMEOUT_MS > 0 && e.DB_STATEMENT_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
+    problems.push('DB_STATEMENT_TIMEOUT_MS: must be shorter than REQUEST_TIMEOUT_MS, or a statement could still write after its request was answered 503');
+  }
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');
     else if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET) || new Set(e.JWT_SECRET).size < 8) problems.push('JWT_SECRET: looks like a placeholder; use a random value (e.g. `openssl rand -base64 48`)');

@@ -50,6 +50,14 @@ describe('the error handler', () => {
   });
 });
 
+describe('a path whose %-escapes do not decode', () => {
+  it('answers 400 with a detail, not 500', async () => {
+    const response = await request(testApp.app).get('/api/v1/tasks/%E0%A4%A');
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ detail: expect.stringContaining('Failed to decode param') });
+  });
+});
+
 describe('a known path with another method', () => {
   it('answers 405 with an Allow header', async () => {
     const response = await request(testApp.app).put('/api/v1/users/me');

@@ -15,7 +15,7 @@ export function authRoutes(auth: AuthService): AnyRoute[] {
       bodyFormats: ['form', 'json'],
       success: { status: 200, description: 'A new session', schema: Token },
       errors: [400, 429],
-      handler: ({ body, req }) => auth.login(body.username, body.password, req.ip ?? ''),
+      handler: ({ body, req, abandoned }) => auth.login(body.username, body.password, req.ip ?? '', abandoned),
     }),
     defineRoute({
       method: 'post',

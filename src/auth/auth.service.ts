@@ -47,7 +47,7 @@ export class AuthService {
   ) {}
 
   /** `identifier` is the email or the username. Unknown user and wrong password are indistinguishable. */
-  async login(identifier: string, password: string, clientIp: string): Promise<Token> {
+  async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
     await this.rateLimiter.admit(identifier, clientIp);
     const user = await this.dataSource
       .getRepository(User)
@@ -58,6 +58,7 @@ export class AuthService {
     if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');
     await this.rateLimiter.recordSuccess(identifier, clientIp);
     if (!user.isActive) throw new HttpError(400, 'Inactive user');
+    abandoned?.throwIfAborted();
     return this.startSession(user.id);
   }
 

@@ -22,7 +22,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(422).json({ detail: known.issues });
       return;
     }
-    if (known.status >= 500) logger.error({ err: error, requestId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
+    if (known.status === 500) logger.error({ err: error, requestId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
+    else if (known.status >= 500) logger.warn({ requestId: res.locals.requestId, method: req.method, path: req.path, reason: known.detail }, 'request not served');
     res.status(known.status).set(known.headers).json({ detail: known.detail });
   };
 }
@@ -42,9 +43,15 @@ function toKnownError(error: unknown): HttpError | RequestValidationError {
   if (error instanceof HttpError || error instanceof RequestValidationError) return error;
   const fromBodyParser = BODY_PARSER_ERRORS[(error as { type?: string })?.type ?? ''];
   if (fromBodyParser) return fromBodyParser(error as { limit?: number });
+  const clientError = (error as { status?: unknown; expose?: boolean; message?: string }) ?? {};
+  // Express's own 4xx errors (http-errors), e.g. a path whose %-escapes do not decode.
+  if (typeof clientError.status === 'number' && clientError.status >= 400 && clientError.status < 500 && clientError.expose !== false) {
+    return new HttpError(clientError.status, clientError.message || 'Bad Request');
+  }
   const conflict = uniqueViolationDetail(error);
   if (conflict) return new HttpError(409, conflict);
   if (isDatabaseUnavailable(error)) return new ServiceUnavailableError();
   if (isQueryTimeout(error)) return new ServiceUnavailableError('Database query timed out');
+  if ((error as Error)?.name === 'AbortError') return new ServiceUnavailableError('Request timed out');
   return new HttpError(500, 'Internal Server Error');
 }

@@ -19,6 +19,8 @@ export interface Principal {
 export interface RouteContext<B, Q, P> {
   req: Request;
   res: Response;
+  /** Fires when nobody waits for the answer any more (the request timed out, or the client left). */
+  abandoned: AbortSignal;
   body: B;
   query: Q;
   params: P;
@@ -109,7 +111,8 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
     const body = route.body ? validate(route.body, requestBody(req, formats), 'body') : undefined;
     if (issues.length) throw new RequestValidationError(issues);
 
-    const result = await route.handler({ req, res, principal, params, query, body });
+    const abandoned: AbortSignal = res.locals.abandoned ?? new AbortController().signal;
+    const result = await route.handler({ req, res, principal, params, query, body, abandoned });
     if (res.headersSent) return;
     // Written directly rather than through res.json: Express's send() also checks freshness and
     // content types that never apply to these responses, on the hottest path of the service.

@@ -8,8 +8,8 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * What happens around every request, in one middleware with one listener:
  * - its id: the caller's X-Request-Id, or a new one, echoed back;
- * - a deadline: no response after `timeoutMs` → 503 (the handler may still finish; what it sends
- *   then is dropped);
+ * - a deadline: no response after `timeoutMs` → 503; `res.locals.abandoned` (an AbortSignal) then
+ *   fires, as it does when the client hangs up, so handlers can stop before writing anything;
  * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
  *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here.
  */
@@ -20,12 +20,16 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
     const requestId = typeof incoming === 'string' && USABLE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
+    const abandoned = new AbortController();
+    res.locals.abandoned = abandoned.signal;
     const deadline = setTimeout(() => {
+      abandoned.abort();
       if (!res.headersSent) res.status(503).set('Retry-After', '1').json({ detail: 'Request timed out' });
     }, timeoutMs);
     // 'close' follows 'finish' for a completed response, and also comes alone when the client hangs up.
     res.once('close', () => {
       clearTimeout(deadline);
+      if (!res.writableFinished) abandoned.abort();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = res.writableFinished ? res.statusCode : 499;
       const route = routeLabel(req, res);

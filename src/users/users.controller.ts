@@ -13,7 +13,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       body: SignupRequest,
       success: { status: 201, description: 'The new user', schema: UserPublic },
       errors: [409],
-      handler: async ({ body }) => toUserPublic(await users.signup(body)),
+      handler: async ({ body, abandoned }) => toUserPublic(await users.signup(body, abandoned)),
     }),
     defineRoute({
       method: 'get',
@@ -53,8 +53,8 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       body: UpdatePasswordRequest,
       success: { status: 200, description: 'Password changed', schema: Message },
       errors: [400],
-      handler: async ({ principal, body }) => {
-        await users.changePassword(principal, body);
+      handler: async ({ principal, body, abandoned }) => {
+        await users.changePassword(principal, body, abandoned);
         return { message: 'Password updated successfully' };
       },
     }),

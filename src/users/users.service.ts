@@ -14,8 +14,10 @@ export class UsersService {
   ) {}
 
   /** A taken email or username surfaces as the unique index's violation, which the error handler answers with 409. */
-  async signup(request: SignupRequest): Promise<User> {
+  async signup(request: SignupRequest, abandoned?: AbortSignal): Promise<User> {
     const hashedPassword = await this.passwords.hash(request.password);
+    // Hashing is the slow part: if the request was answered (timed out) meanwhile, write nothing.
+    abandoned?.throwIfAborted();
     return this.dataSource.getRepository(User).save({
       email: request.email.toLowerCase(),
       username: request.username,
@@ -34,11 +36,12 @@ export class UsersService {
   }
 
   /** Changes the password and signs out every other session of the user. */
-  async changePassword(principal: Principal, request: UpdatePasswordRequest): Promise<void> {
+  async changePassword(principal: Principal, request: UpdatePasswordRequest, abandoned?: AbortSignal): Promise<void> {
     const { user } = principal;
     if (!(await this.passwords.verify(request.current_password, user.hashedPassword))) throw new HttpError(400, 'Incorrect password');
     if (request.new_password === request.current_password) throw new HttpError(400, 'New password cannot be the same as the current one');
     const hashedPassword = await this.passwords.hash(request.new_password);
+    abandoned?.throwIfAborted();
     await this.dataSource.transaction(async (manager) => {
       await manager.update(User, { id: user.id }, { hashedPassword });
       await revokeSessions(manager, { userId: user.id, except: principal.sessionId }, 'password_changed');
