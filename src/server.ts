@@ -36,9 +36,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     await listen(server, config);
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
-    const stopping = onStopSignal(logger);
-    await stopping;
+    await onStopSignal(logger);
     await stopServing(server, dataSource, config, logger);
+    // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
+    cluster.worker?.disconnect();
   } catch (error) {
     logger.fatal(`Could not start: ${describeDatabaseError(error)}`);
     await dataSource?.destroy().catch(() => undefined);

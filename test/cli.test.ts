@@ -72,6 +72,32 @@ describe('npm start', () => {
   });
 });
 
+describe('WEB_CONCURRENCY=2', () => {
+  it('serves from two workers on one port, replaces a worker that dies, and stops everything on SIGTERM', async () => {
+    const port = await freePort();
+    const service = startProcess('node', ['dist/src/server.js'], { ...embeddedEnv(), PORT: String(port), WEB_CONCURRENCY: '2', LOG_FORMAT: 'json' });
+    try {
+      const workerPids = () => [...service.output().matchAll(/"pid":(\d+),[^\n]*Listening on http:\/\/[^ ]+ \(worker \d+\)/g)].map((match) => Number(match[1]));
+      await waitFor(async () => (workerPids().length === 2 ? true : undefined), 30_000, 'two workers');
+      expect(service.output()).toContain('Supervising 2 workers');
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+      process.kill(workerPids()[0], 'SIGKILL');
+      await waitFor(async () => (workerPids().length === 3 ? true : undefined), 30_000, 'a replacement worker');
+      expect(service.output()).toMatch(/worker \d+ exited \(SIGKILL\): starting another/);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toEqual({ code: 0, signal: null });
+      expect(service.output()).toContain('All workers stopped');
+      for (const pid of workerPids()) expect(() => process.kill(pid, 0)).toThrow();
+      expect(postgresProcessesFor(dataDir)).toEqual([]);
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  });
+});
+
 async function revertAllThenRun(env: Record<string, string>) {
   const reverted: string[] = [];
   for (let round = 0; round < 20; round += 1) {
