@@ -3,15 +3,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { loadConfig } from '../config';
+import { loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logger';
 import { describeDatabaseError } from './connection-errors';
 import { AppDataSource, dataSourceOptions, resolveDatabase } from './data-source';
 import { runPendingMigrations } from './migrations';
 import { readSchema } from './schema-catalog';
 import { readDocFile, renderSchemaDocs, undocumented } from './schema-docs';
-
-const projectRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 
 /**
  * `npm run docs:schema`: migrates a scratch database on the configured server (embedded or

@@ -89,11 +89,6 @@ function shapeOf(cls: Class): ClassShape {
   return shape;
 }
 
-/** The names a request class declares, in declaration order (for documentation and tests). */
-export function declaredProperties(cls: Class): string[] {
-  return [...shapeOf(cls).properties];
-}
-
 /**
  * Checks `input` against a request class and returns an instance holding only declared fields.
  * Unknown fields are errors in a body and ignored in a query string (as FastAPI does); either way

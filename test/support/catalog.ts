@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { BOOKKEEPING_TABLE, readSchema, type TableInfo } from '../../src/db/schema-catalog';
+import { readSchema, type TableInfo } from '../../src/db/schema-catalog';
 
 export interface Catalog {
   tables: TableInfo[];
@@ -14,7 +14,7 @@ export async function readCatalog(dataSource: DataSource): Promise<Catalog> {
     functions: await dataSource.query(
       `SELECT proname AS name, pg_get_functiondef(oid) AS definition FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1`,
     ),
-    extensions: (await dataSource.query(`SELECT extname FROM pg_extension WHERE extname <> $1 ORDER BY 1`, [BOOKKEEPING_TABLE])).map(
+    extensions: (await dataSource.query(`SELECT extname FROM pg_extension ORDER BY 1`)).map(
       (row: { extname: string }) => row.extname,
     ),
   };

@@ -1,8 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 
-export const projectRoot = path.resolve(__dirname, '..', '..');
+import { projectRoot } from '../../src/config';
+
+export { projectRoot };
+export { freePort } from '../../src/db/embedded-postgres';
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -38,17 +39,6 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** PostgreSQL server processes whose command line names this data directory. */
