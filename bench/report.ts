@@ -111,7 +111,8 @@ function median(values: number[]): number {
 }
 
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
-const percent = (multiple: number) => `${Math.abs(Math.round((multiple - 1) * 100))} %`;
+// One decimal, so that a verdict next to the line (0.949 against 0.951) reads as what it is.
+const percent = (multiple: number) => `${Math.abs((multiple - 1) * 100).toFixed(1)} %`;
 
 function markdown(report: BenchReport, summary: ScenarioSummary[]): string {
   return [
