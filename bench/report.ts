@@ -67,8 +67,12 @@ interface ScenarioSummary {
   name: string;
   kind: ScenarioKind;
   servers: ServerFigures[];
-  /** A/B runs: new's req/s and p99 as a multiple of old's; `slower` when beyond the tolerance. */
-  newToOld?: { rps: Spread; p99: number; slower: boolean };
+  /**
+   * A/B runs: new's req/s and p99 as a multiple of old's; `slower` when beyond the tolerance.
+   * `noise`: the baseline's highest req/s over its lowest across the rounds. The baseline does not
+   * change within a run, so this is how much the machine alone moved the figures.
+   */
+  newToOld?: { rps: Spread; p99: number; slower: boolean; noise: number };
 }
 
 export function writeReport(report: BenchReport, directory: string, basename: string): string {
@@ -95,7 +99,13 @@ function summarise(scenario: ScenarioResult, services: ServiceResult[]): Scenari
   const [subject, other] = services;
   if (!other) return { key: scenario.key, name: scenario.name, kind: scenario.kind, servers };
   const rps = ratio(rounds, subject.label, other.label, 'rps');
-  const newToOld = { rps, p99: ratio(rounds, subject.label, other.label, 'p99').median, slower: rps.median < 1 - AB_TOLERANCE };
+  const baseline = rounds.map((round) => round[BASELINE].rps);
+  const newToOld = {
+    rps,
+    p99: ratio(rounds, subject.label, other.label, 'p99').median,
+    slower: rps.median < 1 - AB_TOLERANCE,
+    noise: Math.max(...baseline) / Math.min(...baseline),
+  };
   return { key: scenario.key, name: scenario.name, kind: scenario.kind, servers, newToOld };
 }
 
@@ -164,19 +174,27 @@ function newAgainstOld(summary: ScenarioSummary[]): string[] {
   const compared = summary.filter((scenario) => scenario.newToOld);
   if (!compared.length) return [];
   const slower = compared.filter((scenario) => scenario.newToOld!.slower).map((scenario) => scenario.name);
+  const noisy = compared.filter((scenario) => scenario.newToOld!.noise > 1 + AB_TOLERANCE).map((scenario) => scenario.name);
   return [
     '',
     `## New against old: flagged where new is more than ${AB_TOLERANCE * 100} % slower (median of rounds)`,
     '',
-    '| scenario | new ÷ old req/s (min–max) | new ÷ old p99 | verdict |',
-    '|---|---|---:|---|',
+    '| scenario | new ÷ old req/s (min–max) | new ÷ old p99 | noise: baseline max ÷ min | verdict |',
+    '|---|---|---:|---:|---|',
     ...compared.map(({ name, newToOld }) => {
-      const { rps, p99, slower: flagged } = newToOld!;
+      const { rps, p99, slower: flagged, noise } = newToOld!;
       const change = `${percent(rps.median)} ${rps.median >= 1 ? 'faster' : 'slower'}`;
-      return `| ${name} | **${fixed(rps.median)}** (${fixed(rps.min)}–${fixed(rps.max)}) | ${fixed(p99)} | ${flagged ? '❌' : '✅'} new ${change} |`;
+      return `| ${name} | **${fixed(rps.median)}** (${fixed(rps.min)}–${fixed(rps.max)}) | ${fixed(p99)} | ${fixed(noise)} | ${flagged ? '❌' : '✅'} new ${change} |`;
     }),
     '',
     slower.length ? `New is more than ${AB_TOLERANCE * 100} % slower than old in: ${slower.join('; ')}.` : `New is within ${AB_TOLERANCE * 100} % of old or faster in every scenario.`,
+    ...(noisy.length
+      ? [
+          '',
+          `⚠ The baseline alone moved by more than ${AB_TOLERANCE * 100} % between rounds in: ${noisy.join('; ')}. ` +
+            'The machine was busy, so verdicts there are within its noise: measure again on an idle machine, or with more rounds.',
+        ]
+      : []),
   ];
 }
 
