@@ -70,9 +70,9 @@ interface ScenarioSummary {
   /**
    * A/B runs: new's req/s and p99 as a multiple of old's; `slower` when beyond the tolerance.
    * `noise`: the baseline's highest req/s over its lowest across the rounds. The baseline does not
-   * change within a run, so this is how much the machine alone moved the figures.
+   * change within a run, so this is how much the machine alone moved the figures (unknown with one round).
    */
-  newToOld?: { rps: Spread; p99: number; slower: boolean; noise: number };
+  newToOld?: { rps: Spread; p99: number; slower: boolean; noise?: number };
 }
 
 export function writeReport(report: BenchReport, directory: string, basename: string): string {
@@ -104,7 +104,7 @@ function summarise(scenario: ScenarioResult, services: ServiceResult[]): Scenari
     rps,
     p99: ratio(rounds, subject.label, other.label, 'p99').median,
     slower: rps.median < 1 - AB_TOLERANCE,
-    noise: Math.max(...baseline) / Math.min(...baseline),
+    noise: baseline.length > 1 ? Math.max(...baseline) / Math.min(...baseline) : undefined,
   };
   return { key: scenario.key, name: scenario.name, kind: scenario.kind, servers, newToOld };
 }
@@ -174,7 +174,7 @@ function newAgainstOld(summary: ScenarioSummary[]): string[] {
   const compared = summary.filter((scenario) => scenario.newToOld);
   if (!compared.length) return [];
   const slower = compared.filter((scenario) => scenario.newToOld!.slower).map((scenario) => scenario.name);
-  const noisy = compared.filter((scenario) => scenario.newToOld!.noise > 1 + AB_TOLERANCE).map((scenario) => scenario.name);
+  const noisy = compared.filter(({ newToOld }) => (newToOld!.noise ?? 1) > 1 + AB_TOLERANCE).map((scenario) => scenario.name);
   return [
     '',
     `## New against old: flagged where new is more than ${AB_TOLERANCE * 100} % slower (median of rounds)`,
@@ -184,7 +184,7 @@ function newAgainstOld(summary: ScenarioSummary[]): string[] {
     ...compared.map(({ name, newToOld }) => {
       const { rps, p99, slower: flagged, noise } = newToOld!;
       const change = `${percent(rps.median)} ${rps.median >= 1 ? 'faster' : 'slower'}`;
-      return `| ${name} | **${fixed(rps.median)}** (${fixed(rps.min)}–${fixed(rps.max)}) | ${fixed(p99)} | ${fixed(noise)} | ${flagged ? '❌' : '✅'} new ${change} |`;
+      return `| ${name} | **${fixed(rps.median)}** (${fixed(rps.min)}–${fixed(rps.max)}) | ${fixed(p99)} | ${noise === undefined ? '—' : fixed(noise)} | ${flagged ? '❌' : '✅'} new ${change} |`;
     }),
     '',
     slower.length ? `New is more than ${AB_TOLERANCE * 100} % slower than old in: ${slower.join('; ')}.` : `New is within ${AB_TOLERANCE * 100} % of old or faster in every scenario.`,
@@ -195,6 +195,7 @@ function newAgainstOld(summary: ScenarioSummary[]): string[] {
             'The machine was busy, so verdicts there are within its noise: measure again on an idle machine, or with more rounds.',
         ]
       : []),
+    ...(compared[0].newToOld!.noise === undefined ? ['', '⚠ One round: the noise is unknown, and a verdict means little. Use BENCH_ROUNDS=4 or more.'] : []),
   ];
 }
 
