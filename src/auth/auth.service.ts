@@ -6,6 +6,7 @@ import { AUTHENTICATE, REVOKE_REPLAYED_SESSION, ROTATE_REFRESH_TOKEN } from './a
 import { HttpError, UnauthorizedError } from '../http/errors';
 import type { Principal } from '../http/route';
 import type { Logger } from '../logger';
+import { normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { Token } from './auth.dto';
 import type { LoginRateLimiter } from './login-rate-limiter';
@@ -46,13 +47,16 @@ export class AuthService {
     private readonly logger: Logger,
   ) {}
 
-  /** `identifier` is the email or the username. Unknown user and wrong password are indistinguishable. */
+  /**
+   * `identifier` is the email or the username, normalised as stored emails are (so `ａｌｉｃｅ@…`
+   * finds alice). Unknown user and wrong password are indistinguishable.
+   */
   async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
     await this.rateLimiter.admit(identifier, clientIp);
     const user = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('user')
-      .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier })
+      .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier: normaliseEmail(identifier) })
       .getOne();
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
     if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');

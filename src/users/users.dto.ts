@@ -1,6 +1,7 @@
 import { IsBoolean, IsEmail, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { Optional } from '../http/validation';
 import { IsDateTimeWithOffset } from '../http/validators';
+import { IsAccountEmail } from './email';
 import type { User } from './user.entity';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,100}$/;
@@ -12,6 +13,7 @@ const NoNul = (field: string) => Matches(WITHOUT_NUL, { message: `${field} must 
 
 export class SignupRequest {
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsAccountEmail()
   @MaxLength(255)
   email: string;
 
@@ -29,6 +31,7 @@ export class SignupRequest {
 export class UpdateMeRequest {
   @Optional()
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsAccountEmail()
   @MaxLength(255)
   email?: string;
 
