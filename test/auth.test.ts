@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from './support/app';
-import { bearer, decodeJwt, forgeJwt, logIn, signUp, signUpAndLogIn } from './support/users';
+import { bearer, decodeJwt, forgeJwt, logIn, signUp, signUpAndLogIn, toFullwidth, type SignedUpUser } from './support/users';
 
 let testApp: TestApp;
 
@@ -177,6 +177,53 @@ describe('the login rate limit', () => {
     } finally {
       await unlimited.close();
     }
+  });
+});
+
+describe('failed logins', () => {
+  let perAccount: TestApp;
+
+  beforeAll(async () => {
+    // Only the per-account limit: the per-address one is tested above and would end these tests early.
+    perAccount = await createTestApp({ LOGIN_RATE_LIMIT: '5', LOGIN_RATE_LIMIT_PER_IP: '0' });
+  });
+
+  afterAll(() => perAccount.close());
+
+  const attempt = (username: string, password: string) =>
+    request(perAccount.app).post('/api/v1/login/access-token').type('form').send({ username, password });
+
+  /** Every way of naming one account at login. */
+  const namesOf = (user: SignedUpUser) => [
+    user.username,
+    user.email,
+    user.email.toUpperCase(),
+    toFullwidth(user.email),
+    user.username.toUpperCase(),
+    toFullwidth(user.username),
+  ];
+
+  it('are counted per account however it was named, up to the limit, while other accounts from the same address log in', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(5), { minLength: 5, maxLength: 5 }), fc.nat(5), async (failedAs, finallyAs) => {
+        const [user, other] = [await signUp(perAccount.app), await signUp(perAccount.app)];
+        for (const name of failedAs) expect((await attempt(namesOf(user)[name], 'wrong password')).status).toBe(400);
+
+        const refused = await attempt(namesOf(user)[finallyAs], user.password);
+        expect(refused.status).toBe(429);
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect((await attempt(other.username, other.password)).status).toBe(200);
+      }),
+      { numRuns: 10, examples: [[[0, 0, 0, 0, 0], 1], [[0, 0, 1, 2, 3], 0]] },
+    );
+  });
+
+  it('naming no account are counted by the normalised text typed', async () => {
+    const unknown = `nobody_${Date.now()}@example.com`;
+    for (const name of [unknown, unknown.toUpperCase(), toFullwidth(unknown), unknown, unknown.toUpperCase()]) {
+      expect((await attempt(name, 'wrong password')).status).toBe(400);
+    }
+    expect((await attempt(toFullwidth(unknown.toUpperCase()), 'wrong password')).status).toBe(429);
   });
 });
 

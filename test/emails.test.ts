@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { normaliseEmail } from '../src/users/email';
 import { createTestApp, type TestApp } from './support/app';
-import { logIn, newUserFields, signUp, signUpAndLogIn } from './support/users';
+import { logIn, newUserFields, signUp, signUpAndLogIn, toFullwidth } from './support/users';
 
 jest.setTimeout(120_000);
 
@@ -23,8 +23,6 @@ const INVISIBLE_CHARACTERS = Array.from({ length: 0x110000 }, (_, code) => code)
   .map((code) => String.fromCodePoint(code))
   .filter((character) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(character));
 
-const fullwidth = (character: string) => (/[!-~]/.test(character) ? String.fromCharCode(character.charCodeAt(0) + 0xfee0) : character);
-
 type Disguise = 'case' | 'fullwidth' | 'nfd' | 'invisible';
 const DISGUISES: Disguise[] = ['case', 'fullwidth', 'nfd', 'invisible'];
 
@@ -39,7 +37,7 @@ function disguise(kind: Disguise): (text: string) => fc.Arbitrary<string> {
     case 'case':
       return perCharacter((character) => character.toUpperCase());
     case 'fullwidth':
-      return perCharacter(fullwidth);
+      return perCharacter(toFullwidth);
     case 'nfd':
       return (text) => fc.constant(text.normalize('NFD'));
     case 'invisible':

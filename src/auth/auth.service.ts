@@ -50,17 +50,24 @@ export class AuthService {
   /**
    * `identifier` is the email or the username, normalised as stored emails are (so `ａｌｉｃｅ@…`
    * finds alice). Unknown user and wrong password are indistinguishable.
+   *
+   * Order matters: the address's attempt is counted first; then the name is resolved to its account
+   * (a lookup, not a password check), so that failures count per account however it was named;
+   * then the failure is counted, before bcrypt runs, so no password is checked past the limit.
    */
   async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
-    await this.rateLimiter.admit(identifier, clientIp);
+    await this.rateLimiter.admitAttempt(clientIp);
+    const name = normaliseEmail(identifier);
     const user = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('user')
-      .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier: normaliseEmail(identifier) })
+      .where('(lower(user.email) = lower(:name) OR lower(user.username) = lower(:name))', { name })
       .getOne();
+    const account = user ? `account:${user.id}` : `name:${name}`;
+    await this.rateLimiter.admitFailure(account, clientIp);
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
     if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');
-    await this.rateLimiter.recordSuccess(identifier, clientIp);
+    await this.rateLimiter.recordSuccess(account, clientIp);
     if (!user.isActive) throw new HttpError(400, 'Inactive user');
     abandoned?.throwIfAborted();
     return this.startSession(user.id);
