@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
+import fc from 'fast-check';
 import request from 'supertest';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from './support/app';
-import { bearer, decodeJwt, forgeJwt, logIn, signUp, signUpAndLogIn } from './support/users';
+import { bearer, decodeJwt, forgeJwt, logIn, signUp, signUpAndLogIn, toFullwidth, type SignedUpUser } from './support/users';
 
 let testApp: TestApp;
 
@@ -16,6 +18,22 @@ async function sessionRow(sessionId: string) {
   const [row] = await testApp.dataSource.query('SELECT * FROM sessions WHERE id = $1', [sessionId]);
   return row;
 }
+
+/** Everything stored about a session: its row and the hashes of the secrets it rotated away. */
+async function sessionState(sessionId: string) {
+  const rotated = await testApp.dataSource.query(
+    'SELECT refresh_token_hash, rotated_at FROM rotated_refresh_tokens WHERE session_id = $1 ORDER BY rotated_at, refresh_token_hash',
+    [sessionId],
+  );
+  return { session: await sessionRow(sessionId), rotated };
+}
+
+const refresh = (refreshToken: unknown) => request(testApp.app).post('/api/v1/login/refresh').send({ refresh_token: refreshToken });
+
+const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** Refresh-token secrets as we issue them: 43 base64url characters. */
+const wellFormedSecret = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/);
 
 describe('POST /api/v1/login/access-token', () => {
   it('logs in with the OAuth2 password form and answers a Token', async () => {
@@ -162,6 +180,53 @@ describe('the login rate limit', () => {
   });
 });
 
+describe('failed logins', () => {
+  let perAccount: TestApp;
+
+  beforeAll(async () => {
+    // Only the per-account limit: the per-address one is tested above and would end these tests early.
+    perAccount = await createTestApp({ LOGIN_RATE_LIMIT: '5', LOGIN_RATE_LIMIT_PER_IP: '0' });
+  });
+
+  afterAll(() => perAccount.close());
+
+  const attempt = (username: string, password: string) =>
+    request(perAccount.app).post('/api/v1/login/access-token').type('form').send({ username, password });
+
+  /** Every way of naming one account at login. */
+  const namesOf = (user: SignedUpUser) => [
+    user.username,
+    user.email,
+    user.email.toUpperCase(),
+    toFullwidth(user.email),
+    user.username.toUpperCase(),
+    toFullwidth(user.username),
+  ];
+
+  it('are counted per account however it was named, up to the limit, while other accounts from the same address log in', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(5), { minLength: 5, maxLength: 5 }), fc.nat(5), async (failedAs, finallyAs) => {
+        const [user, other] = [await signUp(perAccount.app), await signUp(perAccount.app)];
+        for (const name of failedAs) expect((await attempt(namesOf(user)[name], 'wrong password')).status).toBe(400);
+
+        const refused = await attempt(namesOf(user)[finallyAs], user.password);
+        expect(refused.status).toBe(429);
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect((await attempt(other.username, other.password)).status).toBe(200);
+      }),
+      { numRuns: 10, examples: [[[0, 0, 0, 0, 0], 1], [[0, 0, 1, 2, 3], 0]] },
+    );
+  });
+
+  it('naming no account are counted by the normalised text typed', async () => {
+    const unknown = `nobody_${Date.now()}@example.com`;
+    for (const name of [unknown, unknown.toUpperCase(), toFullwidth(unknown), unknown, unknown.toUpperCase()]) {
+      expect((await attempt(name, 'wrong password')).status).toBe(400);
+    }
+    expect((await attempt(toFullwidth(unknown.toUpperCase()), 'wrong password')).status).toBe(429);
+  });
+});
+
 describe('POST /api/v1/login/refresh', () => {
   it('answers a new pair and kills the old refresh token', async () => {
     const { tokens } = await signUpAndLogIn(testApp.app);
@@ -208,6 +273,113 @@ describe('POST /api/v1/login/refresh', () => {
     const response = await request(testApp.app).post('/api/v1/login/refresh').send({});
     expect(response.status).toBe(422);
     expect(response.body.detail).toEqual([{ loc: ['body', 'refresh_token'], msg: 'Field required', type: 'missing' }]);
+  });
+
+  it('answers 422 for a refresh_token that is not a string', async () => {
+    for (const value of [42, null, true, ['a'], { token: 'a' }]) {
+      const response = await refresh(value);
+      expect(response.status).toBe(422);
+      expect(response.body.detail).toEqual([expect.objectContaining({ loc: ['body', 'refresh_token'] })]);
+    }
+  });
+
+  it('answers 401 Not authenticated for any string that is not a refresh token of ours, whatever its length or shape', async () => {
+    const { tokens } = await signUpAndLogIn(testApp.app);
+    const [sessionId] = tokens.refresh_token.split('.');
+    const before = await sessionState(sessionId);
+    // No U+0000: the contract answers 422 for it in any string, before the token is looked at.
+    const withoutNul = (text: string) => !text.includes('\u0000');
+    const notOurs = fc.oneof(
+      fc.constantFrom('', ' ', '.', tokens.access_token, `${tokens.access_token}.${tokens.access_token}`, 'x'.repeat(10_000), `${sessionId}.`, `.${tokens.refresh_token.split('.')[1]}`),
+      fc.string({ unit: 'binary', maxLength: 300 }).filter(withoutNul),
+      fc.string({ unit: 'binary', minLength: 256, maxLength: 10_000 }).filter(withoutNul),
+      fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString('latin1')).filter(withoutNul),
+      fc.tuple(fc.uuid(), fc.string({ maxLength: 80 })).map(([id, secret]) => `${id}.${secret}`),
+      wellFormedSecret.map((secret) => `${sessionId}.${secret}.${secret}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(notOurs, async (token) => {
+        const response = await refresh(token);
+        expect(response.status).toBe(401);
+        expect(response.body).toEqual(UNAUTHORIZED);
+        expect(response.headers['www-authenticate']).toBe('Bearer');
+      }),
+      { numRuns: 60 },
+    );
+    expect(await sessionState(sessionId)).toEqual(before);
+    expect((await refresh(tokens.refresh_token)).status).toBe(200);
+  });
+});
+
+describe('a refresh token that names a session but carries a secret it never had', () => {
+  it('answers 401, writes nothing, and leaves the victim signed in: knowing a session id is not enough to revoke it', async () => {
+    const victim = await signUpAndLogIn(testApp.app);
+    // One rotation first, so the session has a rotated-away secret the attacker's guesses are not.
+    const current = (await refresh(victim.tokens.refresh_token).expect(200)).body;
+    const [sessionId, currentSecret] = current.refresh_token.split('.');
+    const [, rotatedSecret] = victim.tokens.refresh_token.split('.');
+    expect(decodeJwt(current.access_token).sid).toBe(sessionId);
+    const before = await sessionState(sessionId);
+
+    await fc.assert(
+      fc.asyncProperty(
+        wellFormedSecret.filter((secret) => secret !== currentSecret && secret !== rotatedSecret),
+        async (secret) => {
+          const response = await refresh(`${sessionId}.${secret}`);
+          expect(response.status).toBe(401);
+          expect(response.body).toEqual(UNAUTHORIZED);
+          expect(response.headers['www-authenticate']).toBe('Bearer');
+        },
+      ),
+      { numRuns: 25 },
+    );
+
+    expect(await sessionState(sessionId)).toEqual(before);
+    expect((await request(testApp.app).get('/api/v1/users/me').set(bearer(current.access_token))).status).toBe(200);
+    const next = await refresh(current.refresh_token);
+    expect(next.status).toBe(200);
+    expect((await request(testApp.app).get('/api/v1/users/me').set(bearer(next.body.access_token))).status).toBe(200);
+  });
+});
+
+describe('a refresh token that was rotated away', () => {
+  it('is remembered by the hash of its secret only', async () => {
+    const { tokens } = await signUpAndLogIn(testApp.app);
+    const [sessionId, secret] = tokens.refresh_token.split('.');
+    await refresh(tokens.refresh_token).expect(200);
+    const { rotated } = await sessionState(sessionId);
+    expect(rotated).toEqual([{ refresh_token_hash: sha256(secret), rotated_at: expect.any(Date) }]);
+    const everything = await testApp.dataSource.query('SELECT * FROM rotated_refresh_tokens');
+    expect(JSON.stringify(everything)).not.toContain(secret);
+  });
+
+  it('revokes the session when presented again, however many rotations ago it was replaced', async () => {
+    for (const rotationsSince of [1, 2, 4]) {
+      const { tokens } = await signUpAndLogIn(testApp.app);
+      const [sessionId] = tokens.refresh_token.split('.');
+      let latest = tokens;
+      for (let i = 0; i < rotationsSince; i += 1) latest = (await refresh(latest.refresh_token).expect(200)).body;
+
+      const replay = await refresh(tokens.refresh_token);
+      expect(replay.status).toBe(401);
+      expect(replay.body).toEqual(UNAUTHORIZED);
+      expect((await sessionRow(sessionId)).revoked_reason).toBe('refresh_token_reuse');
+      expect((await refresh(latest.refresh_token)).status).toBe(401);
+      expect((await request(testApp.app).get('/api/v1/users/me').set(bearer(latest.access_token))).status).toBe(401);
+    }
+  });
+
+  it('of another session revokes nothing: a secret counts as a replay only for the session that had it', async () => {
+    const user = await signUpAndLogIn(testApp.app);
+    const other = await logIn(testApp.app, user.username, user.password);
+    const [, rotatedSecret] = user.tokens.refresh_token.split('.');
+    await refresh(user.tokens.refresh_token).expect(200);
+    const [otherSessionId] = other.refresh_token.split('.');
+    const before = await sessionState(otherSessionId);
+
+    expect((await refresh(`${otherSessionId}.${rotatedSecret}`)).status).toBe(401);
+    expect(await sessionState(otherSessionId)).toEqual(before);
+    expect((await refresh(other.refresh_token)).status).toBe(200);
   });
 });
 

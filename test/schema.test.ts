@@ -92,6 +92,21 @@ describe('the live schema matches schema.md', () => {
     );
   });
 
+  it('rotated_refresh_tokens holds hashes keyed by session, and goes with its session (ON DELETE CASCADE)', async () => {
+    expect(await columnsOf('rotated_refresh_tokens')).toEqual([
+      column('session_id', 'uuid', false),
+      column('refresh_token_hash', 'character varying', false, null, 64),
+      column('rotated_at', 'timestamp with time zone', false, 'now()'),
+    ]);
+    const constraints = await dataSource.query(
+      `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = 'rotated_refresh_tokens'::regclass AND contype IN ('p', 'f') ORDER BY conname`,
+    );
+    expect(constraints).toEqual([
+      { conname: 'rotated_refresh_tokens_pkey', definition: 'PRIMARY KEY (session_id, refresh_token_hash)' },
+      { conname: 'rotated_refresh_tokens_session_id_fkey', definition: 'FOREIGN KEY (session_id) REFERENCES sessions(id) ON DELETE CASCADE' },
+    ]);
+  });
+
   it('tasks.user_id references users(id) with ON DELETE CASCADE', async () => {
     const constraints = await dataSource.query(
       `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f'`,

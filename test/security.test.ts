@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
+import fc from 'fast-check';
 import request from 'supertest';
+import { PasswordHasher } from '../src/auth/passwords';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from './support/app';
-import { bearer, decodeJwt, forgeJwt, signUp, signUpAndLogIn } from './support/users';
+import { bearer, decodeJwt, forgeJwt, signUp, signUpAndLogIn, toFullwidth } from './support/users';
 
 jest.setTimeout(60_000);
 
@@ -50,7 +52,7 @@ describe('an attacker', () => {
     expect((await me(testApp, victim.body.access_token)).status).toBe(401);
   });
 
-  it('is stopped by the rate limit in a brute-force burst, with no password checked past the limit', async () => {
+  it('is stopped by the rate limit in a brute-force burst, the right password included', async () => {
     const limited = await createTestApp({ LOGIN_RATE_LIMIT: '5', LOGIN_RATE_LIMIT_PER_IP: '1000' });
     try {
       const user = await signUp(limited.app);
@@ -65,6 +67,38 @@ describe('an attacker', () => {
       const right = await request(limited.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: user.password });
       expect(right.status).toBe(429);
     } finally {
+      await limited.close();
+    }
+  });
+
+  it('gets at most `limit` password checks from a parallel burst of any size, and none once the limit is reached', async () => {
+    const limit = 5;
+    const limited = await createTestApp({ LOGIN_RATE_LIMIT: String(limit), LOGIN_RATE_LIMIT_PER_IP: '0' });
+    const verify = jest.spyOn(PasswordHasher.prototype, 'verify');
+    const verifyAgainstDummy = jest.spyOn(PasswordHasher.prototype, 'verifyAgainstDummy');
+    const passwordChecks = () => verify.mock.calls.length + verifyAgainstDummy.mock.calls.length;
+    const login = (username: string, password: string) => request(limited.app).post('/api/v1/login/access-token').type('form').send({ username, password });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: limit + 1, max: 60 }), fc.boolean(), async (burst, accountExists) => {
+          const user = await signUp(limited.app);
+          // An account named every way it can be, or a name that matches none (checked against the dummy hash).
+          const names = accountExists ? [user.username, user.email, user.email.toUpperCase(), toFullwidth(user.email)] : [`nobody_${user.username}`];
+          const before = passwordChecks();
+          const guesses = await Promise.all(Array.from({ length: burst }, (_, i) => login(names[i % names.length], `guess-${i}`)));
+          expect(passwordChecks() - before).toBeLessThanOrEqual(limit);
+          expect(guesses.filter((guess) => guess.status === 400).length).toBeLessThanOrEqual(limit);
+          expect(guesses.every((guess) => guess.status === 400 || guess.status === 429)).toBe(true);
+
+          const afterBurst = passwordChecks();
+          expect((await login(names[0], accountExists ? user.password : 'anything')).status).toBe(429);
+          expect((await login(user.username, user.password)).status).toBe(accountExists ? 429 : 200);
+          expect(passwordChecks() - afterBurst).toBe(accountExists ? 0 : 1);
+        }),
+        { numRuns: 8, examples: [[40, true], [limit + 1, false]] },
+      );
+    } finally {
+      jest.restoreAllMocks();
       await limited.close();
     }
   });

@@ -34,10 +34,9 @@ export class LoginRequest {
   client_secret?: string;
 }
 
+/** Any string: one that is not a refresh token of ours, whatever its length, is a 401 like any other invalid token. */
 export class RefreshRequest {
   @IsString()
-  @MinLength(1)
-  @MaxLength(255)
   refresh_token: string;
 }
 

@@ -2,10 +2,11 @@ import type { Request } from 'express';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config';
 import { queryRows } from '../db/sql';
-import { AUTHENTICATE } from './auth.queries';
+import { AUTHENTICATE, REVOKE_REPLAYED_SESSION, ROTATE_REFRESH_TOKEN } from './auth.queries';
 import { HttpError, UnauthorizedError } from '../http/errors';
 import type { Principal } from '../http/route';
 import type { Logger } from '../logger';
+import { normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { Token } from './auth.dto';
 import type { LoginRateLimiter } from './login-rate-limiter';
@@ -46,17 +47,27 @@ export class AuthService {
     private readonly logger: Logger,
   ) {}
 
-  /** `identifier` is the email or the username. Unknown user and wrong password are indistinguishable. */
+  /**
+   * `identifier` is the email or the username, normalised as stored emails are (so `ａｌｉｃｅ@…`
+   * finds alice). Unknown user and wrong password are indistinguishable.
+   *
+   * Order matters: the address's attempt is counted first; then the name is resolved to its account
+   * (a lookup, not a password check), so that failures count per account however it was named;
+   * then the failure is counted, before bcrypt runs, so no password is checked past the limit.
+   */
   async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
-    await this.rateLimiter.admit(identifier, clientIp);
+    await this.rateLimiter.admitAttempt(clientIp);
+    const name = normaliseEmail(identifier);
     const user = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('user')
-      .where('(lower(user.email) = lower(:identifier) OR lower(user.username) = lower(:identifier))', { identifier })
+      .where('(lower(user.email) = lower(:name) OR lower(user.username) = lower(:name))', { name })
       .getOne();
+    const account = user ? `account:${user.id}` : `name:${name}`;
+    await this.rateLimiter.admitFailure(account, clientIp);
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
     if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');
-    await this.rateLimiter.recordSuccess(identifier, clientIp);
+    await this.rateLimiter.recordSuccess(account, clientIp);
     if (!user.isActive) throw new HttpError(400, 'Inactive user');
     abandoned?.throwIfAborted();
     return this.startSession(user.id);
@@ -74,30 +85,25 @@ export class AuthService {
 
   /**
    * Rotates the refresh token in one statement: only the current token of a live session of a live,
-   * active user matches. A token of an existing session that is not its current one has already been
-   * rotated: someone is replaying it, so the whole session is revoked.
+   * active user matches, and the same statement remembers the hash of the secret it replaces. A
+   * token whose secret is one of those remembered hashes was valid once and has been rotated away:
+   * someone is replaying it, so the whole session is revoked. Any other token is just not valid:
+   * 401, and nothing is written, so knowing a session id (it is in every access token) is not
+   * enough to end the session.
    */
   async refresh(token: string): Promise<Token> {
     const parts = parseRefreshToken(token);
     if (!parts) throw new UnauthorizedError();
     const { secret, secretHash } = newRefreshSecret();
-    const [rotated] = await queryRows<{ user_id: string }>(
-      this.dataSource,
-      `UPDATE sessions AS s SET refresh_token_hash = $3, expires_at = now() + make_interval(secs => $4)
-         FROM users AS u
-        WHERE s.id = $1 AND s.refresh_token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
-          AND u.id = s.user_id AND u.deleted_at IS NULL AND u.is_active
-        RETURNING s.user_id`,
-      [parts.sessionId, parts.secretHash, secretHash, this.authConfig.refreshTokenTtlSeconds],
-    );
+    const [rotated] = await queryRows<{ user_id: string }>(this.dataSource, ROTATE_REFRESH_TOKEN, [
+      parts.sessionId,
+      parts.secretHash,
+      secretHash,
+      this.authConfig.refreshTokenTtlSeconds,
+    ]);
     if (rotated) return this.tokenPair(rotated.user_id, parts.sessionId, secret);
 
-    const [revoked] = await queryRows<{ user_id: string }>(
-      this.dataSource,
-      `UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse'
-        WHERE id = $1 AND revoked_at IS NULL AND refresh_token_hash <> $2 RETURNING user_id`,
-      [parts.sessionId, parts.secretHash],
-    );
+    const [revoked] = await queryRows<{ user_id: string }>(this.dataSource, REVOKE_REPLAYED_SESSION, [parts.sessionId, parts.secretHash]);
     if (revoked) this.logger.warn({ sessionId: parts.sessionId, userId: revoked.user_id }, 'rotated refresh token reused: session revoked');
     throw new UnauthorizedError();
   }

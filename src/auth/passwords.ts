@@ -5,6 +5,8 @@ import bcrypt from 'bcrypt';
 /** bcrypt reads at most 72 bytes; longer passwords would match on their first 72 bytes alone. */
 const BCRYPT_MAX_BYTES = 72;
 
+const NUL = '\u0000';
+
 /**
  * bcrypt, compatible with the Python design's hashes (passlib/bcrypt `$2b$`) for every password
  * it could tell apart. The native package hashes on libuv's thread pool, off the event loop.
@@ -24,19 +26,23 @@ export class PasswordHasher {
     this.slots = new Slots(concurrency);
   }
 
+  /** Refuses a password containing U+0000 (request validation refuses it first): bcrypt would hash only the text before it. */
   hash(password: string): Promise<string> {
+    if (password.includes(NUL)) return Promise.reject(new RangeError('refusing to hash a password containing U+0000: bcrypt would hash only the text before it'));
     return this.slots.run(() => bcrypt.hash(bcryptInput(password), this.rounds));
   }
 
-  verify(password: string, hash: string): Promise<boolean> {
-    return this.slots.run(() => bcrypt.compare(bcryptInput(password), hash));
+  /** A password containing U+0000 never matches; it still costs one comparison, so it answers in the usual time. */
+  async verify(password: string, hash: string): Promise<boolean> {
+    const matches = await this.slots.run(() => bcrypt.compare(comparisonInput(password), hash));
+    return matches && !password.includes(NUL);
   }
 
   /** Spends the time of a real check when there is no user, so timing does not reveal which usernames exist. */
   async verifyAgainstDummy(password: string): Promise<false> {
     this.dummyHash ??= this.hash(crypto.randomBytes(16).toString('hex'));
     const dummy = await this.dummyHash;
-    await this.slots.run(() => bcrypt.compare(bcryptInput(password), dummy));
+    await this.slots.run(() => bcrypt.compare(comparisonInput(password), dummy));
     return false;
   }
 }
@@ -59,6 +65,15 @@ class Slots {
       else this.active -= 1;
     }
   }
+}
+
+/**
+ * What bcrypt compares a presented password as. bcrypt reads a C string and would stop at a U+0000,
+ * so "pass\u0000anything" would match "pass": such a password is swapped for random text, which
+ * takes a comparison's time and cannot match.
+ */
+function comparisonInput(password: string): string {
+  return password.includes(NUL) ? crypto.randomBytes(32).toString('base64url') : bcryptInput(password);
 }
 
 function bcryptInput(password: string): string {

@@ -1,13 +1,19 @@
 import { IsBoolean, IsEmail, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
 import { Optional } from '../http/validation';
 import { IsDateTimeWithOffset } from '../http/validators';
+import { IsAccountEmail } from './email';
 import type { User } from './user.entity';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,100}$/;
 const USERNAME_MESSAGE = 'username must be 3-100 characters of letters, digits, "_", "." or "-"';
 
+/** bcrypt stops reading at U+0000: "pass\u0000word" would be stored as "pass". */
+const WITHOUT_NUL = /^[^\u0000]*$/;
+const NoNul = (field: string) => Matches(WITHOUT_NUL, { message: `${field} must not contain U+0000` });
+
 export class SignupRequest {
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsAccountEmail()
   @MaxLength(255)
   email: string;
 
@@ -18,12 +24,14 @@ export class SignupRequest {
   @IsString()
   @MinLength(8)
   @MaxLength(128)
+  @NoNul('password')
   password: string;
 }
 
 export class UpdateMeRequest {
   @Optional()
   @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsAccountEmail()
   @MaxLength(255)
   email?: string;
 
@@ -42,6 +50,7 @@ export class UpdatePasswordRequest {
   @IsString()
   @MinLength(8)
   @MaxLength(128)
+  @NoNul('new_password')
   new_password: string;
 }
 

@@ -4,6 +4,7 @@ import type { PasswordHasher } from '../auth/passwords';
 import { HttpError } from '../http/errors';
 import type { Principal } from '../http/route';
 import { Task } from '../tasks/task.entity';
+import { normaliseEmail } from './email';
 import { User } from './user.entity';
 import type { SignupRequest, UpdateMeRequest, UpdatePasswordRequest } from './users.dto';
 
@@ -13,13 +14,17 @@ export class UsersService {
     private readonly passwords: PasswordHasher,
   ) {}
 
-  /** A taken email or username surfaces as the unique index's violation, which the error handler answers with 409. */
+  /**
+   * The email is stored normalised (see normaliseEmail), so look-alike spellings of a taken email
+   * meet the unique index. A taken email or username surfaces as the index's violation, which the
+   * error handler answers with 409.
+   */
   async signup(request: SignupRequest, abandoned?: AbortSignal): Promise<User> {
     const hashedPassword = await this.passwords.hash(request.password);
     // Hashing is the slow part: if the request was answered (timed out) meanwhile, write nothing.
     abandoned?.throwIfAborted();
     return this.dataSource.getRepository(User).save({
-      email: request.email.toLowerCase(),
+      email: normaliseEmail(request.email),
       username: request.username,
       hashedPassword,
     });
@@ -27,7 +32,7 @@ export class UsersService {
 
   async updateMe(user: User, changes: UpdateMeRequest): Promise<User> {
     const updates: Partial<User> = {};
-    if (changes.email !== undefined) updates.email = changes.email.toLowerCase();
+    if (changes.email !== undefined) updates.email = normaliseEmail(changes.email);
     if (changes.username !== undefined) updates.username = changes.username;
     if (Object.keys(updates).length === 0) return user;
     const users = this.dataSource.getRepository(User);

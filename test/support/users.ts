@@ -59,3 +59,8 @@ export function forgeJwt(header: Record<string, unknown>, claims: Record<string,
 export function decodeJwt(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
 }
+
+/** The fullwidth form (U+FF01-U+FF5E) of each printable ASCII character: what NFKC folds back to ASCII. */
+export function toFullwidth(text: string): string {
+  return text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
+}
