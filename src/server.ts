@@ -7,6 +7,7 @@ import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
 import { runPendingMigrations } from './db/migrations';
+import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
 
 async function main(): Promise<void> {
@@ -32,7 +33,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
     if (config.migrateOnStart) await migrate(dataSource, logger);
-    const server = http.createServer({ requestTimeout: config.requestTimeoutMs }, createApp({ config, dataSource, logger }));
+    const server = createHttpServer(createApp({ config, dataSource, logger }), config, logger);
     await listen(server, config);
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
