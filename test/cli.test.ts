@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redactUrl } from '../src/db/data-source';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { revertLastMigration, runPendingMigrations } from '../src/db/migrations';
+import { createTestDatabase, testDataSource, type TestDatabase } from './support/database';
 import { freePort, postgresProcessesFor, runToEnd, startProcess, waitFor, type RunningProcess } from './support/processes';
 
 jest.setTimeout(120_000);
@@ -94,6 +95,37 @@ describe('WEB_CONCURRENCY=2', () => {
       expect(postgresProcessesFor(dataDir)).toEqual([]);
     } finally {
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('the service on a database that lacks its last migration (MIGRATE_ON_START=false)', () => {
+  it('logs what is pending, answers /ready 503, and turns ready without a restart once a separate job migrates', async () => {
+    const database = await createTestDatabase();
+    const setup = testDataSource(database.url);
+    await setup.initialize();
+    await runPendingMigrations(setup);
+    const missing = await revertLastMigration(setup);
+    await setup.destroy();
+
+    const port = await freePort();
+    const env = { DATABASE_URL: database.url, NODE_ENV: 'development', LOG_LEVEL: 'info' };
+    const service = startProcess('node', ['dist/src/server.js'], { ...env, MIGRATE_ON_START: 'false', PORT: String(port) });
+    try {
+      await waitFor(async () => (service.output().includes('Listening on') ? true : undefined), 30_000, 'the service to listen');
+      expect(service.output()).toContain(`Database schema is behind this build: 1 migration pending: run migration:run (${missing})`);
+      const stale = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect({ status: stale.status, body: await stale.json() }).toEqual({ status: 503, body: { detail: '1 migration pending: run migration:run' } });
+
+      const job = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'run'], env);
+      expect(job.output).toContain(`Applied ${missing}`);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      await database.drop();
     }
   });
 });
