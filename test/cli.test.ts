@@ -21,8 +21,9 @@ afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
 const embeddedEnv = () => ({ EMBEDDED_DATABASE_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'info' });
 
-async function startService(port: number): Promise<RunningProcess> {
-  const service = startProcess('npm', ['start'], { ...embeddedEnv(), PORT: String(port) });
+/** `npm start` by default; `node dist/src/server.js` where the test must signal the service itself, not npm. */
+async function startService(port: number, [command, ...args]: string[] = ['npm', 'start']): Promise<RunningProcess> {
+  const service = startProcess(command, args, { ...embeddedEnv(), PORT: String(port) });
   await waitFor(
     async () => {
       const response = await fetch(`http://127.0.0.1:${port}/ready`);
@@ -70,6 +71,50 @@ describe('npm start', () => {
     service.child.kill('SIGTERM');
     expect(await service.exited).toEqual({ code: 0, signal: null });
     expect(postgresProcessesFor(dataDir)).toEqual([]);
+  });
+});
+
+describe('an embedded PostgreSQL left running by a service killed with kill -9', () => {
+  const compiledService = ['node', 'dist/src/server.js'];
+  const dbStop = () => runToEnd('node', ['dist/src/db/embedded-stop-cli.js'], embeddedEnv());
+
+  it('is taken over by the next start, which alone stops it; npm run db:stop stops one nobody took over', async () => {
+    const services: RunningProcess[] = [];
+    const start = async (port: number) => {
+      const service = await startService(port, compiledService);
+      services.push(service);
+      return service;
+    };
+    try {
+      const killed = await start(await freePort());
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(postgresProcessesFor(dataDir)).not.toEqual([]);
+
+      const port = await freePort();
+      const next = await start(port);
+      expect(next.output()).toContain('was left running by a process that is gone: this process takes it over and stops it on exit');
+      const attached = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'show'], embeddedEnv());
+      expect(attached.output).toContain('already running, started by another process');
+      const refused = await dbStop();
+      expect(refused.output).toContain(`belongs to process ${next.child.pid}, which is running`);
+      expect(refused.code).toBe(1);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+      next.child.kill('SIGTERM');
+      expect(await next.exited).toEqual({ code: 0, signal: null });
+      expect(postgresProcessesFor(dataDir)).toEqual([]);
+
+      const killedAgain = await start(await freePort());
+      killedAgain.child.kill('SIGKILL');
+      await killedAgain.exited;
+      const stopped = await dbStop();
+      expect(stopped.output).toMatch(/^Stopped the embedded PostgreSQL in .* \(pid \d+\)\.$/m);
+      expect(postgresProcessesFor(dataDir)).toEqual([]);
+      expect((await dbStop()).output).toContain('No embedded PostgreSQL is running');
+    } finally {
+      for (const service of services) if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
+      await dbStop();
+    }
   });
 });
 
