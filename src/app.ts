@@ -10,10 +10,8 @@ import type { Config } from './config';
 import { healthRoutes } from './health/health.controller';
 import { Metrics } from './observability/metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
-import { docsRoutes } from './openapi/docs.controller';
+import { docsAssets, docsRoutes } from './openapi/docs.controller';
 import { buildOpenApiDocument } from './openapi/openapi';
-// Only the folder of its assets: the package's main module would load the whole 1.5 MB UI bundle.
-import swaggerUiAssets from 'swagger-ui-dist/absolute-path.js';
 import packageJson from '../package.json';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
@@ -72,7 +70,7 @@ export function createApp(dependencies: AppDependencies): Express {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
 
   mountRoutes(app, routes, auth.authenticate);
-  app.use('/docs', express.static(swaggerUiAssets(), { index: false, maxAge: '1h' }));
+  app.use('/docs', docsAssets());
 
   app.use(unknownRoute);
   app.use(errorHandler(logger));

@@ -1,11 +1,15 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 /** The repository (or image) root, from src/ when run by ts-node and from dist/src/ when compiled. */
 export const projectRoot = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** Long enough for any real client on a slow link, short enough that a trickling sender cannot hold a connection for long. */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -24,6 +28,27 @@ const PLACEHOLDER_SECRETS = /^(changethis|changeme|secret|password|your[-_]?secr
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
+/**
+ * What Express's `trust proxy` accepts from a string: true/false, a hop count, or a comma-separated
+ * list of addresses, CIDR ranges and the names loopback, linklocal, uniquelocal. The list is checked
+ * with proxy-addr's `compile`, the function Express itself hands it to, so what passes here cannot
+ * fail later inside Express.
+ */
+const trustProxy = z.string().transform((value, context): boolean | number | string => {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  try {
+    proxyAddr.compile(value.split(',').map((entry) => entry.trim()));
+  } catch (error) {
+    context.addIssue({
+      code: 'custom',
+      message: `must be true, false, a hop count, or comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal (${(error as Error).message})`,
+    });
+    return z.NEVER;
+  }
+  return value;
+});
+
 const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: integer(0, 65535).default(8000),
@@ -38,6 +63,7 @@ const environmentSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
   DB_STATEMENT_TIMEOUT_MS: integer(0).default(10000),
   REQUEST_TIMEOUT_MS: integer(100).default(30000),
+  HEADERS_TIMEOUT_MS: integer(100).optional(),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
   WEB_CONCURRENCY: integer(1, 64).default(1),
   BCRYPT_ROUNDS: integer(4, 20).default(12),
@@ -48,7 +74,7 @@ const environmentSchema = z.object({
   LOGIN_RATE_LIMIT: integer(0).default(10),
   LOGIN_RATE_LIMIT_PER_IP: integer(0).default(100),
   CORS_ORIGINS: z.string().optional(),
-  TRUST_PROXY: z.string().optional(),
+  TRUST_PROXY: trustProxy.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SLOW_QUERY_MS: integer(1).default(200),
@@ -73,6 +99,8 @@ export interface Config {
   };
   /** A request without a response after this long gets 503; also Node's limit on receiving one. */
   requestTimeoutMs: number;
+  /** Node's limit on receiving a request's headers (slow senders); never more than requestTimeoutMs. */
+  headersTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** HTTP worker processes (node:cluster); 1 serves from the main process. */
   webConcurrency: number;
@@ -128,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       slowQueryMs: e.SLOW_QUERY_MS,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
@@ -144,7 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
     },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),
-      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      trustProxy: e.TRUST_PROXY ?? false,
     },
   };
 }
@@ -156,6 +185,9 @@ function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   const problems: string[] = [];
   if (e.DB_STATEMENT_TIMEOUT_MS > 0 && e.DB_STATEMENT_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
     problems.push('DB_STATEMENT_TIMEOUT_MS: must be shorter than REQUEST_TIMEOUT_MS, or a statement could still write after its request was answered 503');
+  }
+  if (e.HEADERS_TIMEOUT_MS !== undefined && e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    problems.push('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');
@@ -173,12 +205,6 @@ function parseOrigins(value: string | undefined): string[] | '*' {
   if (value === undefined) return [];
   if (value.trim() === '*') return '*';
   return value.split(',').map((origin) => origin.trim()).filter(Boolean);
-}
-
-function parseTrustProxy(value: string | undefined): boolean | number | string {
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true') return true;
-  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /** `FOO=` in a shell or a compose file means "not set", not "set to the empty string". */

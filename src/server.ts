@@ -6,7 +6,9 @@ import { createApp } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
-import { runPendingMigrations } from './db/migrations';
+import { pendingMigrations, runPendingMigrations } from './db/migrations';
+import { describePendingMigrations } from './health/schema-check';
+import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
 
 async function main(): Promise<void> {
@@ -32,7 +34,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
     if (config.migrateOnStart) await migrate(dataSource, logger);
-    const server = http.createServer({ requestTimeout: config.requestTimeoutMs }, createApp({ config, dataSource, logger }));
+    // Under a supervisor it has already said so, once for all workers.
+    if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
+    const server = createHttpServer(createApp({ config, dataSource, logger }), config, logger);
     await listen(server, config);
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
@@ -58,14 +62,13 @@ async function supervise(config: Config, logger: Logger): Promise<void> {
   try {
     const database = await resolveDatabase(config, logger);
     release = database.release;
-    if (config.migrateOnStart) {
-      const dataSource = new AppDataSource(dataSourceOptions(database.url, config, logger));
-      await dataSource.initialize();
-      try {
-        await migrate(dataSource, logger);
-      } finally {
-        await dataSource.destroy();
-      }
+    const dataSource = new AppDataSource(dataSourceOptions(database.url, config, logger));
+    await dataSource.initialize();
+    try {
+      if (config.migrateOnStart) await migrate(dataSource, logger);
+      await reportPendingMigrations(dataSource, logger);
+    } finally {
+      await dataSource.destroy();
     }
     const workerEnv = { DATABASE_URL: database.url, JWT_SECRET: config.auth.jwtSecret, MIGRATE_ON_START: 'false' };
     let stopping = false;
@@ -103,6 +106,16 @@ async function supervise(config: Config, logger: Logger): Promise<void> {
 async function migrate(dataSource: AppDataSource, logger: Logger): Promise<void> {
   const applied = await runPendingMigrations(dataSource);
   logger.info(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
+}
+
+/**
+ * MIGRATE_ON_START=false and a database behind this build: serve anyway (a migration job may be
+ * about to run), but /ready answers 503 until it has, and the log says why.
+ */
+async function reportPendingMigrations(dataSource: AppDataSource, logger: Logger): Promise<void> {
+  const pending = await pendingMigrations(dataSource);
+  if (pending.length === 0) return;
+  logger.error(`Database schema is behind this build: ${describePendingMigrations(pending.length)} (${pending.join(', ')}); /ready answers 503 until they are applied`);
 }
 
 function listen(server: http.Server, config: Config): Promise<void> {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redactUrl } from '../src/db/data-source';
-import { createTestDatabase, type TestDatabase } from './support/database';
+import { revertLastMigration, runPendingMigrations } from '../src/db/migrations';
+import { createTestDatabase, testDataSource, type TestDatabase } from './support/database';
 import { freePort, postgresProcessesFor, runToEnd, startProcess, waitFor, type RunningProcess } from './support/processes';
 
 jest.setTimeout(120_000);
@@ -20,8 +21,9 @@ afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
 const embeddedEnv = () => ({ EMBEDDED_DATABASE_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'info' });
 
-async function startService(port: number): Promise<RunningProcess> {
-  const service = startProcess('npm', ['start'], { ...embeddedEnv(), PORT: String(port) });
+/** `npm start` by default; `node dist/src/server.js` where the test must signal the service itself, not npm. */
+async function startService(port: number, [command, ...args]: string[] = ['npm', 'start']): Promise<RunningProcess> {
+  const service = startProcess(command, args, { ...embeddedEnv(), PORT: String(port) });
   await waitFor(
     async () => {
       const response = await fetch(`http://127.0.0.1:${port}/ready`);
@@ -72,6 +74,50 @@ describe('npm start', () => {
   });
 });
 
+describe('an embedded PostgreSQL left running by a service killed with kill -9', () => {
+  const compiledService = ['node', 'dist/src/server.js'];
+  const dbStop = () => runToEnd('node', ['dist/src/db/embedded-stop-cli.js'], embeddedEnv());
+
+  it('is taken over by the next start, which alone stops it; npm run db:stop stops one nobody took over', async () => {
+    const services: RunningProcess[] = [];
+    const start = async (port: number) => {
+      const service = await startService(port, compiledService);
+      services.push(service);
+      return service;
+    };
+    try {
+      const killed = await start(await freePort());
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      expect(postgresProcessesFor(dataDir)).not.toEqual([]);
+
+      const port = await freePort();
+      const next = await start(port);
+      expect(next.output()).toContain('was left running by a process that is gone: this process takes it over and stops it on exit');
+      const attached = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'show'], embeddedEnv());
+      expect(attached.output).toContain('already running, started by another process');
+      const refused = await dbStop();
+      expect(refused.output).toContain(`belongs to process ${next.child.pid}, which is running`);
+      expect(refused.code).toBe(1);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+      next.child.kill('SIGTERM');
+      expect(await next.exited).toEqual({ code: 0, signal: null });
+      expect(postgresProcessesFor(dataDir)).toEqual([]);
+
+      const killedAgain = await start(await freePort());
+      killedAgain.child.kill('SIGKILL');
+      await killedAgain.exited;
+      const stopped = await dbStop();
+      expect(stopped.output).toMatch(/^Stopped the embedded PostgreSQL in .* \(pid \d+\)\.$/m);
+      expect(postgresProcessesFor(dataDir)).toEqual([]);
+      expect((await dbStop()).output).toContain('No embedded PostgreSQL is running');
+    } finally {
+      for (const service of services) if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
+      await dbStop();
+    }
+  });
+});
+
 describe('WEB_CONCURRENCY=2', () => {
   it('serves from two workers on one port, replaces a worker that dies, and stops everything on SIGTERM', async () => {
     const port = await freePort();
@@ -94,6 +140,37 @@ describe('WEB_CONCURRENCY=2', () => {
       expect(postgresProcessesFor(dataDir)).toEqual([]);
     } finally {
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('the service on a database that lacks its last migration (MIGRATE_ON_START=false)', () => {
+  it('logs what is pending, answers /ready 503, and turns ready without a restart once a separate job migrates', async () => {
+    const database = await createTestDatabase();
+    const setup = testDataSource(database.url);
+    await setup.initialize();
+    await runPendingMigrations(setup);
+    const missing = await revertLastMigration(setup);
+    await setup.destroy();
+
+    const port = await freePort();
+    const env = { DATABASE_URL: database.url, NODE_ENV: 'development', LOG_LEVEL: 'info' };
+    const service = startProcess('node', ['dist/src/server.js'], { ...env, MIGRATE_ON_START: 'false', PORT: String(port) });
+    try {
+      await waitFor(async () => (service.output().includes('Listening on') ? true : undefined), 30_000, 'the service to listen');
+      expect(service.output()).toContain(`Database schema is behind this build: 1 migration pending: run migration:run (${missing})`);
+      const stale = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect({ status: stale.status, body: await stale.json() }).toEqual({ status: 503, body: { detail: '1 migration pending: run migration:run' } });
+
+      const job = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'run'], env);
+      expect(job.output).toContain(`Applied ${missing}`);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+      service.child.kill('SIGTERM');
+      expect(await service.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      await database.drop();
     }
   });
 });

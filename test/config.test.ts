@@ -1,4 +1,7 @@
-import { ConfigError, loadConfig } from '../src/config';
+import http from 'node:http';
+import express from 'express';
+import fc from 'fast-check';
+import { ConfigError, loadConfig, type Config } from '../src/config';
 
 const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://todo@db/todo' };
 const strongSecret = 'Zx8pQ2mV7rT4nK9wB3cH6jL1sD5fG0aY';
@@ -67,5 +70,75 @@ describe('the configuration', () => {
       http: { corsOrigins: ['https://a.example', 'https://b.example'] },
     });
     expect(loadConfig({ CORS_ORIGINS: '*' }).http.corsOrigins).toBe('*');
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  const tokens = ['loopback', 'linklocal', 'uniquelocal', '10.0.0.0/8', '192.168.1.7', '::1', 'fe80::/10', '2001:db8::/129', '256.1.1.1', '10.0.0.0/33', 'maybe', 'yes', 'on', '1.5', '-1', ' ', 'true', 'false', '2'];
+  const candidates = fc.oneof(
+    fc.array(fc.constantFrom(...tokens), { minLength: 1, maxLength: 4 }).map((parts) => parts.join(',')),
+    fc.string({ minLength: 1, maxLength: 20 }),
+  );
+
+  it('accepts exactly what Express accepts, and names TRUST_PROXY for anything else', () => {
+    fc.assert(
+      fc.property(candidates, (value) => {
+        let trustProxy: Config['http']['trustProxy'];
+        try {
+          trustProxy = loadConfig({ TRUST_PROXY: value }).http.trustProxy;
+        } catch (error) {
+          expect((error as Error).message).toMatch(/TRUST_PROXY: must be true, false, a hop count, or comma-separated addresses/);
+          expect(() => express().set('trust proxy', value)).toThrow();
+          return;
+        }
+        expect(() => express().set('trust proxy', trustProxy)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads true, false and a hop count as Express does, and keeps an address list as written', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).http.trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(configError({ TRUST_PROXY: 'maybe' })).toContain('TRUST_PROXY: must be true, false, a hop count');
+  });
+});
+
+describe('HEADERS_TIMEOUT_MS', () => {
+  it('defaults to 10 s, or to REQUEST_TIMEOUT_MS when that is shorter', () => {
+    expect(loadConfig({}).headersTimeoutMs).toBe(10_000);
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '4000', DB_STATEMENT_TIMEOUT_MS: '3000' }).headersTimeoutMs).toBe(4000);
+    expect(loadConfig({ HEADERS_TIMEOUT_MS: '1500' }).headersTimeoutMs).toBe(1500);
+  });
+
+  it('is accepted exactly when Node accepts it beside REQUEST_TIMEOUT_MS (from 100 ms), and a refusal names it', () => {
+    const nodeAccepts = (headersTimeout: number, requestTimeout: number) => {
+      try {
+        http.createServer({ requestTimeout, headersTimeout });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const timeout = fc.oneof(fc.integer({ min: -10, max: 70_000 }), fc.constantFrom(99, 100, 10_000, 30_000));
+    fc.assert(
+      fc.property(timeout, fc.option(timeout, { nil: undefined }), (headers, request) => {
+        const env = { DB_STATEMENT_TIMEOUT_MS: '0', HEADERS_TIMEOUT_MS: String(headers), ...(request === undefined ? {} : { REQUEST_TIMEOUT_MS: String(request) }) };
+        const inRange = headers >= 100 && (request === undefined || request >= 100);
+        let config: Config;
+        try {
+          config = loadConfig(env);
+        } catch (error) {
+          expect((error as Error).message).toMatch(/HEADERS_TIMEOUT_MS|REQUEST_TIMEOUT_MS/);
+          if (inRange) expect(nodeAccepts(headers, request ?? 30_000)).toBe(false);
+          return;
+        }
+        expect(nodeAccepts(config.headersTimeoutMs, config.requestTimeoutMs)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(configError({ HEADERS_TIMEOUT_MS: '40000' })).toContain('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS');
   });
 });

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { revertLastMigration, runPendingMigrations } from '../src/db/migrations';
 import { withAdminClient } from './support/database';
 import { createTestApp, type TestApp } from './support/app';
 
@@ -58,5 +59,30 @@ describe('an unknown route', () => {
     expect(response.status).toBe(404);
     expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(response.body).toEqual({ detail: 'Not Found' });
+  });
+});
+
+describe('GET /ready on a database that lacks migrations this build has', () => {
+  it('answers 503 saying how many are pending, then 200 without a restart once they are applied, and from then on asks only SELECT 1', async () => {
+    const behind = await createTestApp();
+    try {
+      await revertLastMigration(behind.dataSource);
+      await revertLastMigration(behind.dataSource);
+      const stale = await request(behind.app).get('/ready');
+      expect(stale.status).toBe(503);
+      expect(stale.body).toEqual({ detail: '2 migrations pending: run migration:run' });
+
+      await revertLastMigration(behind.dataSource);
+      expect((await request(behind.app).get('/ready')).body).toEqual({ detail: '3 migrations pending: run migration:run' });
+
+      await runPendingMigrations(behind.dataSource);
+      expect((await request(behind.app).get('/ready')).status).toBe(200);
+
+      const queries = jest.spyOn(behind.dataSource, 'query');
+      for (let probe = 0; probe < 3; probe += 1) expect((await request(behind.app).get('/ready')).status).toBe(200);
+      expect(queries.mock.calls.map(([sql]) => sql)).toEqual(['SELECT 1', 'SELECT 1', 'SELECT 1']);
+    } finally {
+      await behind.close();
+    }
   });
 });

@@ -64,7 +64,11 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<{
     return { url: config.databaseUrl, release: async () => {} };
   }
   const server = await startEmbeddedPostgres(config.embeddedDatabaseDir, (message) => logger.info(message));
-  const how = server.owned ? 'started by this process' : 'already running, started by another process';
+  const how = server.adopted
+    ? 'taken over from a process that is gone; this process stops it'
+    : server.owned
+      ? 'started by this process'
+      : 'already running, started by another process';
   logger.info(`Database: embedded PostgreSQL on 127.0.0.1:${server.port}, data in ${config.embeddedDatabaseDir} (${how})`);
   return { url: server.url, release: () => server.stop() };
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { announceStarting, anotherProcessIsStarting, claimOwnership, forgetOwners, liveOwner } from './embedded-ownership';
 
 const run = promisify(execFile);
 
@@ -15,8 +16,10 @@ export interface EmbeddedServer {
   /** Admin URL of the `postgres` database on this server. */
   readonly url: string;
   readonly port: number;
-  /** True when this process started the server and so must stop it. */
+  /** True when this process must stop the server: it started it, or took it over from a starter that is gone. */
   readonly owned: boolean;
+  /** True when it was taken over: found running with its starter gone (killed, crashed). */
+  readonly adopted: boolean;
   stop(): Promise<void>;
 }
 
@@ -38,7 +41,7 @@ export async function startEmbeddedPostgres(
   const runAs = await osUserForPostgres();
 
   const running = runningServer(dataDir);
-  if (running) return attach(running.port);
+  if (running) return adoptOrAttach(dataDir, running, onLog);
 
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     onLog(`Creating a PostgreSQL data directory in ${dataDir} (first start only)`);
@@ -47,6 +50,7 @@ export async function startEmbeddedPostgres(
 
   const port = options.port ?? (await freePort());
   const logFile = path.join(dataDir, 'postgres.log');
+  const withdraw = announceStarting(dataDir);
   try {
     await run(
       path.join(bin, 'pg_ctl'),
@@ -54,34 +58,85 @@ export async function startEmbeddedPostgres(
       { ...runAs, env: postgresEnv() },
     );
   } catch (error) {
+    withdraw();
     const startedByAnotherProcess = await waitForRunningServer(dataDir, 10_000);
-    if (startedByAnotherProcess) return attach(startedByAnotherProcess.port);
+    if (startedByAnotherProcess) return adoptOrAttach(dataDir, startedByAnotherProcess, onLog);
     throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${dataDir} did not start: ${lastLines(logFile) || (error as Error).message}`);
   }
+  try {
+    const started = runningServer(dataDir);
+    if (!started || !claimOwnership(dataDir, started.key)) return attach(port);
+  } finally {
+    withdraw();
+  }
+  return owned(dataDir, port, false);
+}
 
+/**
+ * A server already running: its owner (the process that started it, or took it over) stops it.
+ * When that process is gone (kill -9, a crash), this one takes the server over, so it does not
+ * stay up for good.
+ */
+function adoptOrAttach(dataDir: string, running: RunningServer, onLog: (message: string) => void): EmbeddedServer {
+  if (anotherProcessIsStarting(dataDir) || !claimOwnership(dataDir, running.key)) return attach(running.port);
+  onLog(`The embedded PostgreSQL in ${dataDir} (pid ${running.pid}) was left running by a process that is gone: this process takes it over and stops it on exit`);
+  return owned(dataDir, running.port, true);
+}
+
+function owned(dataDir: string, port: number, adopted: boolean): EmbeddedServer {
   let stopped = false;
   return {
     url: adminUrl(port),
     port,
     owned: true,
+    adopted,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await run(path.join(bin, 'pg_ctl'), ['stop', '-w', '-m', 'fast', '-D', dataDir], { ...runAs, env: postgresEnv() }).catch(() => undefined);
+      await pgCtlStop(dataDir);
     },
   };
 }
 
 function attach(port: number): EmbeddedServer {
-  return { url: adminUrl(port), port, owned: false, stop: async () => {} };
+  return { url: adminUrl(port), port, owned: false, adopted: false, stop: async () => {} };
+}
+
+async function pgCtlStop(dataDir: string): Promise<void> {
+  const runAs = await osUserForPostgres();
+  await run(path.join(binariesDirectory(), 'pg_ctl'), ['stop', '-w', '-m', 'fast', '-D', dataDir], { ...runAs, env: postgresEnv() }).catch(() => undefined);
+  forgetOwners(dataDir);
+}
+
+/**
+ * `npm run db:stop`: stops a server left running in `dataDir`, unless a live process owns it (then
+ * stopping that process is the way). Returns what it did, for the CLI to print.
+ */
+export async function stopStrayEmbeddedPostgres(dataDir: string): Promise<string> {
+  const running = runningServer(dataDir);
+  if (!running) return `No embedded PostgreSQL is running in ${dataDir}.`;
+  const owner = liveOwner(dataDir, running.key);
+  if (owner !== undefined) {
+    throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${dataDir} belongs to process ${owner}, which is running: stop that process (Ctrl-C or SIGTERM) and it stops the database.`);
+  }
+  await pgCtlStop(dataDir);
+  if (runningServer(dataDir)) throw new EmbeddedPostgresError(`pg_ctl could not stop the embedded PostgreSQL in ${dataDir} (pid ${running.pid}).`);
+  return `Stopped the embedded PostgreSQL in ${dataDir} (pid ${running.pid}).`;
 }
 
 function adminUrl(port: number): string {
   return `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`;
 }
 
+interface RunningServer {
+  pid: number;
+  port: number;
+  /** This run of the server: the postmaster's pid and start time, both from postmaster.pid. */
+  key: string;
+}
+
 /** The server recorded in `postmaster.pid`, if its process is still alive. */
-function runningServer(dataDir: string): { pid: number; port: number } | undefined {
+function runningServer(dataDir: string): RunningServer | undefined {
   let lines: string[];
   try {
     lines = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
@@ -90,18 +145,19 @@ function runningServer(dataDir: string): { pid: number; port: number } | undefin
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
+  const key = `${pid}-${lines[2]?.trim()}`;
   const status = lines[7]?.trim();
   if (!Number.isInteger(pid) || !Number.isInteger(port) || port <= 0 || status !== 'ready') return undefined;
   try {
     process.kill(pid, 0);
-    return { pid, port };
+    return { pid, port, key };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? { pid, port } : undefined;
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? { pid, port, key } : undefined;
   }
 }
 
 /** Another process may be starting the same data directory right now; give it time to become ready. */
-async function waitForRunningServer(dataDir: string, timeoutMs: number): Promise<{ pid: number; port: number } | undefined> {
+async function waitForRunningServer(dataDir: string, timeoutMs: number): Promise<RunningServer | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const server = runningServer(dataDir);

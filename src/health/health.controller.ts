@@ -2,8 +2,10 @@ import type { DataSource } from 'typeorm';
 import { ServiceUnavailableError } from '../http/errors';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { HealthStatus, ReadinessStatus } from './health.dto';
+import { describePendingMigrations, SchemaCheck } from './schema-check';
 
 export function healthRoutes(dataSource: DataSource): AnyRoute[] {
+  const schema = new SchemaCheck(dataSource);
   return [
     defineRoute({
       method: 'get',
@@ -19,16 +21,19 @@ export function healthRoutes(dataSource: DataSource): AnyRoute[] {
       method: 'get',
       path: '/ready',
       tag: 'operations',
-      summary: 'Readiness: answers 200 only while the database can be reached',
+      summary: 'Readiness: answers 200 only while the database can be reached and has every migration of this build',
       auth: false,
       success: { status: 200, description: 'Ready', schema: ReadinessStatus },
       errors: [503],
       handler: async () => {
+        let pending: string[];
         try {
           await dataSource.query('SELECT 1');
+          pending = await schema.pending();
         } catch {
           throw new ServiceUnavailableError();
         }
+        if (pending.length) throw new ServiceUnavailableError(describePendingMigrations(pending.length));
         return { status: 'ok', database: 'ok' };
       },
     }),

@@ -1,5 +1,15 @@
 import crypto from 'node:crypto';
+import express, { type RequestHandler } from 'express';
+// Only the folder of its assets: the package's main module would load the whole 1.5 MB UI bundle.
+import swaggerUiAssets from 'swagger-ui-dist/absolute-path.js';
 import { defineRoute, type AnyRoute } from '../http/route';
+
+/**
+ * The files of swagger-ui-dist that the page below loads, and the only ones served: the package
+ * also holds a stock index.html pointing at the petstore, its README, package.json and megabytes of
+ * source maps. The password flow posts to the token URL itself, so no oauth2-redirect page is needed.
+ */
+export const DOCS_ASSETS = { stylesheet: 'swagger-ui.css', icon: 'favicon-32x32.png', script: 'swagger-ui-bundle.js' } as const;
 
 /** Swagger UI's own settings: the document, and "Authorize" wired to the password flow of login/access-token. */
 const INITIALIZER = `window.ui = SwaggerUIBundle({
@@ -8,7 +18,6 @@ const INITIALIZER = `window.ui = SwaggerUIBundle({
   deepLinking: true,
   persistAuthorization: true,
   tryItOutEnabled: true,
-  oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect.html',
   presets: [SwaggerUIBundle.presets.apis],
 });`;
 
@@ -17,12 +26,12 @@ const PAGE = `<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Todo service API</title>
-  <link rel="stylesheet" href="/docs/swagger-ui.css">
-  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="/docs/${DOCS_ASSETS.stylesheet}">
+  <link rel="icon" type="image/png" href="/docs/${DOCS_ASSETS.icon}">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/${DOCS_ASSETS.script}"></script>
   <script>${INITIALIZER}</script>
 </body>
 </html>`;
@@ -63,4 +72,11 @@ export function docsRoutes(document: () => object): AnyRoute[] {
       },
     }),
   ];
+}
+
+/** Serves the page's assets under /docs/; any other path falls through to the 404 of unknown routes. */
+export function docsAssets(): RequestHandler {
+  const serve = express.static(swaggerUiAssets(), { index: false, redirect: false, maxAge: '1h' });
+  const allowed = new Set(Object.values(DOCS_ASSETS).map((file) => `/${file}`));
+  return (req, res, next) => (allowed.has(req.path) ? serve(req, res, next) : next());
 }

@@ -1,12 +1,13 @@
 import type { Express } from 'express';
 import { createApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type Config } from '../../src/config';
 import type { AppDataSource } from '../../src/db/data-source';
 import type { Logger } from '../../src/logger';
 import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
 
 export interface TestApp {
   app: Express;
+  config: Config;
   dataSource: AppDataSource;
   database: TestDatabase;
   close(): Promise<void>;
@@ -19,5 +20,5 @@ export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz
 export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
   const { database, dataSource, close } = await createMigratedDatabase(config, logger);
-  return { app: createApp({ config, dataSource, logger }), dataSource, database, close };
+  return { app: createApp({ config, dataSource, logger }), config, dataSource, database, close };
 }

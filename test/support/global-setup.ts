@@ -16,7 +16,7 @@ declare global {
 export default async function globalSetup(): Promise<void> {
   // Tests that run the CLIs as users do (node dist/…) need a current build; building once here means
   // no test rewrites dist/ while another one runs it.
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: path.resolve(__dirname, '..', '..'), stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.resolve(__dirname, '..', '..'), stdio: 'inherit' });
 
   if (process.env.TEST_DATABASE_URL) {
     process.env.TEST_ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL;
