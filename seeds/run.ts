@@ -74,7 +74,7 @@ async function development(dataSource: AppDataSource, passwords: PasswordHasher)
       : 'Nothing to do: the development data is already there.',
   );
   console.log('\nLog in with (username or email / password):');
-  for (const user of result.users) console.log(`  ${user.username.padEnd(8)} ${user.email.padEnd(20)} ${user.password}   (${describeTasks(user)})`);
+  for (const user of result.users) console.log(`  ${user.username.padEnd(8)} ${user.email.padEnd(20)} ${user.password.padEnd(16)} (${describeTasks(user)})`);
 }
 
 /** "7 tasks + 1 in the trash": the first number is what the user's task list shows. */
