@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the Dockerfile with ../shared/tools/container-check (podman) and exercises the image as a
-# deploy would: migrations, seed, the API over HTTP, SIGTERM, migration:revert, all in containers,
-# against the PostgreSQL whose admin URL is $1 (on this machine's loopback).
+# Builds the Dockerfile and exercises the image as a deploy would: migrations, seed, the API over
+# HTTP, its HEALTHCHECK, SIGTERM, migration:revert, all in containers, against the PostgreSQL whose
+# admin URL is $1 (on this machine's loopback). CI machines have no Docker engine and no registry:
+# their container-check tool (outside this repository) runs podman, on host networking, with a
+# stand-in for each node:<major>-bookworm-slim base made on the machine (Debian bookworm, the official
+# Node.js binary of that major, npm, a node user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 admin_url=${1:?usage: .ci/container-check.sh postgres://user@127.0.0.1:port}
