@@ -74,7 +74,13 @@ async function development(dataSource: AppDataSource, passwords: PasswordHasher)
       : 'Nothing to do: the development data is already there.',
   );
   console.log('\nLog in with (username or email / password):');
-  for (const user of result.users) console.log(`  ${user.username.padEnd(8)} ${user.email.padEnd(20)} ${user.password}   (${user.tasks} tasks)`);
+  for (const user of result.users) console.log(`  ${user.username.padEnd(8)} ${user.email.padEnd(20)} ${user.password.padEnd(16)} (${describeTasks(user)})`);
+}
+
+/** "7 tasks + 1 in the trash": the first number is what the user's task list shows. */
+function describeTasks({ tasks, trashed }: { tasks: number; trashed: number }): string {
+  const live = `${tasks} task${tasks === 1 ? '' : 's'}`;
+  return trashed ? `${live} + ${trashed} in the trash` : live;
 }
 
 async function bulk(dataSource: AppDataSource, passwords: PasswordHasher, args: { users: number; tasksPerUser: number; password: string }): Promise<void> {

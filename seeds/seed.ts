@@ -5,7 +5,8 @@ import { DEV_USERS, type SeedUser } from './dev-data';
 export interface DevSeedResult {
   usersCreated: number;
   tasksCreated: number;
-  users: Array<Pick<SeedUser, 'email' | 'username' | 'password'> & { tasks: number }>;
+  /** `tasks`: what the user's list shows; `trashed`: what their trash holds. */
+  users: Array<Pick<SeedUser, 'email' | 'username' | 'password'> & { tasks: number; trashed: number }>;
 }
 
 /**
@@ -39,7 +40,8 @@ export async function seedDevData(dataSource: DataSource, passwords: PasswordHas
         );
         tasksCreated += inserted.length;
       }
-      users.push({ email: user.email, username: user.username, password: user.password, tasks: user.tasks.length });
+      const trashed = user.tasks.filter((task) => task.trashed).length;
+      users.push({ email: user.email, username: user.username, password: user.password, tasks: user.tasks.length - trashed, trashed });
     }
     return { usersCreated, tasksCreated, users };
   });

@@ -27,27 +27,25 @@ async function snapshot() {
 }
 
 describe('npm run seed', () => {
-  it('loads users whose printed credentials log in, with the printed number of tasks, and changes nothing the second time', async () => {
+  it('loads users whose printed credentials log in, whose list and trash hold the printed numbers of tasks, and changes nothing the second time', async () => {
     const first = await seed();
     expect(first.code).toBe(0);
     expect(first.output).toContain('Seeded 3 user(s) and 13 task(s).');
-    const printed = [...first.output.matchAll(/^ {2}(\S+)\s+(\S+@\S+)\s+(\S+)\s+\((\d+) tasks\)$/gm)].map(([, username, email, password, tasks]) => ({
-      username,
-      email,
-      password,
-      tasks: Number(tasks),
-    }));
+    // "(7 tasks + 1 in the trash)": the first number is what the user's list shows, the second what their trash holds.
+    const printed = [...first.output.matchAll(/^ {2}(\S+)\s+(\S+@\S+)\s+(\S+)\s+\((\d+) tasks?(?: \+ (\d+) in the trash)?\)$/gm)].map(
+      ([, username, email, password, live, trashed]) => ({ username, email, password, live: Number(live), trashed: Number(trashed ?? 0) }),
+    );
     expect(printed.map((user) => user.username)).toEqual(['alice', 'bob', 'carol']);
 
     for (const user of printed) {
       const login = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: user.password });
       expect([user.username, login.status]).toEqual([user.username, 200]);
-      const [{ count }] = await testApp.dataSource.query(
-        'SELECT count(*)::int AS count FROM tasks t JOIN users u ON u.id = t.user_id WHERE u.email = $1',
-        [user.email],
-      );
-      expect([user.username, count]).toEqual([user.username, user.tasks]);
+      const auth = { Authorization: `Bearer ${login.body.access_token}` };
+      const list = await request(testApp.app).get('/api/v1/tasks').set(auth);
+      const trash = await request(testApp.app).get('/api/v1/tasks/trash').set(auth);
+      expect({ user: user.username, live: list.body.count, trashed: trash.body.count }).toEqual({ user: user.username, live: user.live, trashed: user.trashed });
     }
+    expect(printed.find((user) => user.username === 'alice')).toMatchObject({ live: 7, trashed: 1 });
 
     const [spread] = await testApp.dataSource.query(
       `SELECT count(*) FILTER (WHERE completed)::int AS completed, count(*) FILTER (WHERE NOT completed)::int AS open,
