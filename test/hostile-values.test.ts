@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import type { BodyFormat } from '../src/http/route';
 import { createTestApp, type TestApp } from './support/app';
+import { dateTimeParts, dateTimeText, expectedAnswer } from './support/date-times';
 import {
   databaseFingerprint,
   describeField,
@@ -95,5 +97,84 @@ describe('nesting inside a declared field', () => {
     const response = await send(testApp.app, { ...field.route, path }, { ...input, query: {} }, { auth: caller.auth });
     expect(response.status).toBe(422);
     expect(response.body.detail).toEqual([{ loc: ['query', field.name], msg: expect.any(String), type: expect.any(String) }]);
+  });
+});
+
+/**
+ * Date-times at the edges of what a field holds: instants whose UTC year is 1–9999, whatever offset
+ * (±00:00 to ±23:59) names them. `expected` is the instant as the response writes it.
+ */
+const DATE_TIMES: Array<{ input: string; expected?: string }> = [
+  { input: '0001-01-01T00:00:00Z', expected: '0001-01-01T00:00:00.000Z' },
+  { input: '0000-12-31T23:00:00-01:00', expected: '0001-01-01T00:00:00.000Z' },
+  { input: '0001-01-01T00:00:00-23:59', expected: '0001-01-01T23:59:00.000Z' },
+  { input: '9999-12-31T23:59:59.999999Z', expected: '9999-12-31T23:59:59.999Z' },
+  { input: '9999-12-31T00:00:00+23:59', expected: '9999-12-30T00:01:00.000Z' },
+  { input: '2024-01-01T00:00:00+2359', expected: '2023-12-31T00:01:00.000Z' },
+  { input: '2024-01-01T00:00:00-2359', expected: '2024-01-01T23:59:00.000Z' },
+  { input: '2024-02-29T12:00:00.5-08:00', expected: '2024-02-29T20:00:00.500Z' },
+  { input: '2024-06-30T23:59+16:00', expected: '2024-06-30T07:59:00.000Z' },
+  { input: '0000-01-01T00:00:00Z' },
+  { input: '0001-01-01T00:00:00+01:00' },
+  { input: '0001-01-01T00:00:00.000001+00:01' },
+  { input: '9999-12-31T23:59:59.999999-00:01' },
+  { input: '9999-12-31T23:00:00-23:59' },
+  { input: '2023-02-29T00:00:00Z' },
+  { input: '2024-01-01T00:00:00+24:00' },
+];
+
+describe('extreme date-times in every date-time field', () => {
+  const dateCases = CASES.filter(({ field }) => field.constraints.has('isDateTimeWithOffset'));
+
+  it('covers due_date on POST, PATCH and PUT and due_before and due_after', () => {
+    expect(dateCases.map(({ field }) => describeField(field)).sort()).toEqual([
+      'GET /api/v1/tasks query.due_after',
+      'GET /api/v1/tasks query.due_before',
+      'PATCH /api/v1/tasks/:id body.due_date',
+      'POST /api/v1/tasks body.due_date',
+      'PUT /api/v1/tasks/:id body.due_date',
+    ]);
+  });
+
+  it.each(named(dateCases))('%s: accepts exactly the instants of years 1–9999 in UTC, whatever the offset', async (_name, { field, format }) => {
+    for (const { input, expected } of DATE_TIMES) {
+      if (!expected) {
+        await expectRefused(field, input, format, { type: 'datetime_parsing' });
+        continue;
+      }
+      const response = await sendWith(field, input, format);
+      expect([input, response.status]).toEqual([input, field.location === 'body' && field.route.method === 'post' ? 201 : 200]);
+      if (field.location === 'body') expect([input, response.body[field.name]]).toEqual([input, expected]);
+    }
+  });
+
+  it('stores microseconds as sent, whatever the offset', async () => {
+    const post = ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!;
+    const created = await send(testApp.app, post, { params: {}, query: {}, body: { title: 'micro', due_date: '2024-01-01T00:00:00.123456+23:59' } }, { auth: caller.auth });
+    const [{ due }] = await testApp.dataSource.query("SELECT to_char(due_date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS due FROM tasks WHERE id = $1", [created.body.id]);
+    expect(due).toBe('2023-12-31T00:01:00.123456');
+  });
+});
+
+describe('a due date round trip', () => {
+  it('accepts a date-time exactly when its instant is in years 1–9999 UTC, answers it in UTC, and a PUT of the answer keeps the same instant', async () => {
+    const [post, put] = ['post', 'put'].map((method) => ROUTES.find((route) => route.method === method && route.path.startsWith('/api/v1/tasks'))!);
+    await fc.assert(
+      fc.asyncProperty(dateTimeParts, async (parts) => {
+        const text = dateTimeText(parts);
+        const expected = expectedAnswer(parts);
+        const before = await databaseFingerprint(testApp.dataSource);
+        const created = await send(testApp.app, post, { params: {}, query: {}, body: { title: 'dated', due_date: text } }, { auth: caller.auth });
+        if (expected === undefined) {
+          expect([text, created.status, created.body.detail?.[0]?.type]).toEqual([text, 422, 'datetime_parsing']);
+          expect(await databaseFingerprint(testApp.dataSource)).toBe(before);
+          return;
+        }
+        expect([text, created.status, created.body.due_date]).toEqual([text, 201, expected]);
+        const replaced = await send(testApp.app, put, { params: { id: created.body.id }, query: {}, body: { title: 'dated', due_date: created.body.due_date } }, { auth: caller.auth });
+        expect([text, replaced.status, replaced.body.due_date]).toEqual([text, 200, expected]);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

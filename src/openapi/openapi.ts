@@ -4,6 +4,7 @@ const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as t
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
 import { isNullable, type Class } from '../http/validation';
+import { EARLIEST_DATE_TIME, LATEST_DATE_TIME } from '../http/validators';
 
 type Schema = Record<string, unknown>;
 
@@ -32,7 +33,9 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   const schemas = validationMetadatasToSchemas({
     refPointerPrefix: '#/components/schemas/',
     classTransformerMetadataStorage: defaultMetadataStorage,
-    additionalConverters: { isDateTimeWithOffset: { type: 'string', format: 'date-time' } },
+    additionalConverters: {
+      isDateTimeWithOffset: { type: 'string', format: 'date-time', description: `From ${EARLIEST_DATE_TIME} to ${LATEST_DATE_TIME} (UTC)` },
+    },
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
