@@ -178,3 +178,32 @@ describe('a due date round trip', () => {
     );
   });
 });
+
+describe('skip', () => {
+  const skipFields = FIELDS.filter((field) => field.location === 'query' && field.name === 'skip');
+
+  it('is on the task list and the trash', () => {
+    expect(skipFields.map(describeField)).toEqual(['GET /api/v1/tasks query.skip', 'GET /api/v1/tasks/trash query.skip']);
+  });
+
+  it.each(skipFields.map((field) => [describeField(field), field] as const))(
+    '%s: any offset up to 2^63 - 1 is a page (empty past the end, with the full count); beyond, or not a whole number, 422',
+    async (_name, field) => {
+      const { count } = (await send(testApp.app, field.route, validInput(field.route, caller), { auth: caller.auth })).body;
+      for (const skip of ['2147483647', '2147483648', '9007199254740993', '9223372036854775807']) {
+        const response = await sendWith(field, skip);
+        expect([skip, response.status, response.body]).toEqual([skip, 200, { data: [], count }]);
+      }
+      const refused: Array<[string, string]> = [
+        ['9223372036854775808', 'less_than_equal'],
+        ['99999999999999999999999999', 'less_than_equal'],
+        ['-1', 'greater_than_equal'],
+        ['1.5', 'int_parsing'],
+        ['1e3', 'int_parsing'],
+        ['', 'int_parsing'],
+        [' 1', 'int_parsing'],
+      ];
+      for (const [skip, type] of refused) await expectRefused(field, skip, undefined, { type });
+    },
+  );
+});

@@ -1,5 +1,6 @@
 import { IsArray, IsString } from 'class-validator';
 import { MAX_NESTING_DEPTH, validateInput } from '../src/http/validation';
+import { PageQuery } from '../src/tasks/tasks.dto';
 
 /** A request class with a field that holds an array by design: no route has one yet, the shared rules must still hold. */
 class TaggedRequest {
@@ -47,4 +48,8 @@ describe('validateInput', () => {
     ]);
   });
 
+  it('keeps every digit of a 64-bit skip', () => {
+    expect(validateInput(PageQuery, { skip: '9223372036854775807' }, 'query').value?.skip).toBe(9223372036854775807n);
+    expect(validateInput(PageQuery, { skip: '9007199254740993' }, 'query').value?.skip).toBe(9007199254740993n);
+  });
 });

@@ -57,6 +57,8 @@ const ISSUE_TYPES: Record<string, string> = {
   isString: 'string_type',
   isBoolean: 'bool_type',
   isInt: 'int_parsing',
+  isInt64: 'int_parsing',
+  maxInt64: 'less_than_equal',
   min: 'greater_than_equal',
   max: 'less_than_equal',
   minLength: 'string_too_short',
@@ -189,7 +191,7 @@ function unknownFieldIssue(location: Location, key: string): ValidationIssue {
 }
 
 /** When a value fails several rules, the wrong type is the one worth reporting. */
-const TYPE_CONSTRAINTS = new Set(['isString', 'isBoolean', 'isInt', 'isUuid', 'isDateTimeWithOffset']);
+const TYPE_CONSTRAINTS = new Set(['isString', 'isBoolean', 'isInt', 'isInt64', 'isUuid', 'isDateTimeWithOffset']);
 
 function toIssue(location: Location, error: ValidationError): ValidationIssue {
   const failed = Object.entries(error.constraints ?? { invalid: `${error.property} is invalid` });

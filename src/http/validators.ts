@@ -52,8 +52,45 @@ export function IsDateTimeWithOffset(options?: ValidationOptions): PropertyDecor
   };
 }
 
+/** The largest value of a 64-bit integer (PostgreSQL's bigint): what an OFFSET can be. */
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A whole number from `min` up to INT64_MAX, kept as a BigInt: JavaScript numbers are exact only
+ * up to 2^53, and pg sends a BigInt as its decimal text. Registered as three constraints so a
+ * client learns which rule failed (`isInt64`, `min`, `maxInt64`); the type check is registered last
+ * so the OpenAPI schema says `integer`, not `number`.
+ */
+export function IsInt64(min: number): PropertyDecorator {
+  return (target, property) => {
+    ValidateBy({
+      name: 'maxInt64',
+      constraints: [INT64_MAX.toString()],
+      validator: {
+        validate: (value) => typeof value !== 'bigint' || value <= INT64_MAX,
+        defaultMessage: (args) => `${args?.property} must not be greater than ${INT64_MAX}`,
+      },
+    })(target, property);
+    ValidateBy({
+      name: 'min',
+      constraints: [min],
+      validator: {
+        validate: (value) => typeof value !== 'bigint' || value >= BigInt(min),
+        defaultMessage: (args) => `${args?.property} must not be less than ${min}`,
+      },
+    })(target, property);
+    ValidateBy({
+      name: 'isInt64',
+      validator: { validate: (value) => typeof value === 'bigint', defaultMessage: (args) => `${args?.property} must be an integer` },
+    })(target, property);
+  };
+}
+
 /** Query-string values arrive as text: these turn the text into the type, or leave it for the validator to refuse. */
 export const QueryInteger = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
+
+/** Any number of digits: the length of a query string is bounded by Node's header limit, and IsInt64 bounds the value. */
+export const QueryInt64 = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? BigInt(value) : value));
 
 export const QueryBoolean = () => Transform(({ value }) => ({ true: true, false: false })[value as string] ?? value);
 
