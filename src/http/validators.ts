@@ -86,6 +86,41 @@ export function IsInt64(min: number): PropertyDecorator {
   };
 }
 
+/** Counts characters as PostgreSQL does (code points), not as validator.js does (which skips U+FE0E/U+FE0F). */
+function characterCount(value: string): number {
+  return value.length - (value.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+}
+
+/** class-validator's MinLength, counting what a varchar column counts. */
+export function MinLength(min: number, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'minLength',
+      constraints: [min],
+      validator: {
+        validate: (value) => typeof value === 'string' && characterCount(value) >= min,
+        defaultMessage: (args) => `${args?.property} must be longer than or equal to ${min} characters`,
+      },
+    },
+    options,
+  );
+}
+
+/** class-validator's MaxLength, counting what a varchar column counts: `varchar(200)` holds 200 code points. */
+export function MaxLength(max: number, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'maxLength',
+      constraints: [max],
+      validator: {
+        validate: (value) => typeof value === 'string' && characterCount(value) <= max,
+        defaultMessage: (args) => `${args?.property} must be shorter than or equal to ${max} characters`,
+      },
+    },
+    options,
+  );
+}
+
 /** Query-string values arrive as text: these turn the text into the type, or leave it for the validator to refuse. */
 export const QueryInteger = () => Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
 

@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
-import { IsDateTimeWithOffset, IsInt64, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
+import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
