@@ -46,7 +46,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   if (url.pathname === '/api/v1/tasks' && req.method === 'GET') {
     const param = (name: string) => url.searchParams.get(name) ?? undefined;
     const query: ListTasksQuery = {
-      skip: Number(param('skip') ?? 0),
+      skip: BigInt(param('skip') ?? 0),
       limit: Number(param('limit') ?? 100),
       sort: (param('sort') ?? '-created_at') as SortKey,
       completed: param('completed') === undefined ? undefined : param('completed') === 'true',

@@ -1,4 +1,5 @@
-import { Equals, IsInt, IsString, MaxLength, Min, MinLength } from 'class-validator';
+import { Equals, IsInt, IsString, Min } from 'class-validator';
+import { MaxLength, MinLength } from '../http/validators';
 import { Optional } from '../http/validation';
 
 /**

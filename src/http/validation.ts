@@ -57,6 +57,8 @@ const ISSUE_TYPES: Record<string, string> = {
   isString: 'string_type',
   isBoolean: 'bool_type',
   isInt: 'int_parsing',
+  isInt64: 'int_parsing',
+  maxInt64: 'less_than_equal',
   min: 'greater_than_equal',
   max: 'less_than_equal',
   minLength: 'string_too_short',
@@ -70,11 +72,16 @@ const ISSUE_TYPES: Record<string, string> = {
 };
 
 interface ClassShape {
+  /** Declared fields, in declaration order (the order of the 422's entries). */
   properties: Set<string>;
   optional: Set<string>;
+  /** Fields that hold arrays or objects by design; every other field holds one scalar. */
+  structured: Set<string>;
 }
 
 const shapes = new WeakMap<Class, ClassShape>();
+
+const STRUCTURED_CONSTRAINTS = new Set(['isArray', 'isObject']);
 
 function shapeOf(cls: Class): ClassShape {
   let shape = shapes.get(cls);
@@ -83,10 +90,54 @@ function shapeOf(cls: Class): ClassShape {
     shape = {
       properties: new Set(metadata.map((entry) => entry.propertyName)),
       optional: new Set(metadata.filter((entry) => entry.type === ValidationTypes.CONDITIONAL_VALIDATION).map((entry) => entry.propertyName)),
+      structured: new Set(
+        metadata
+          .filter((entry) => entry.each || entry.type === ValidationTypes.NESTED_VALIDATION || STRUCTURED_CONSTRAINTS.has(entry.name ?? ''))
+          .map((entry) => entry.propertyName),
+      ),
     };
     shapes.set(cls, shape);
   }
   return shape;
+}
+
+/** How deep a field that holds structures may nest (scalar fields take no nesting at all). */
+export const MAX_NESTING_DEPTH = 32;
+
+/** An unpaired UTF-16 surrogate: JSON can carry one (`"\ud800"`), UTF-8 (and so PostgreSQL) cannot. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** What PostgreSQL cannot store in text: U+0000, and (in UTF-8) a lone surrogate, which the driver would silently turn into U+FFFD. */
+function textProblem(text: string): Omit<ValidationIssue, 'loc'> | undefined {
+  if (text.includes('\u0000')) return { msg: 'must not contain U+0000', type: 'string_pattern_mismatch' };
+  if (LONE_SURROGATE.test(text)) return { msg: 'must be valid Unicode: it holds an unpaired UTF-16 surrogate', type: 'string_unicode' };
+  return undefined;
+}
+
+/**
+ * The rules every field of every request class shares, checked before class-transformer sees the
+ * value: text PostgreSQL can store, anywhere in the value (keys included), and no nesting past
+ * MAX_NESTING_DEPTH in a field that holds structures. Iterative, so a value nested 10,000 deep costs
+ * a loop, not the stack; the work is bounded by the size of the body.
+ */
+function sharedRuleIssue(location: Location, property: string, value: unknown): ValidationIssue | undefined {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length) {
+    const [item, depth] = pending.pop()!;
+    const problem =
+      typeof item === 'string'
+        ? textProblem(item)
+        : isContainer(item) && depth > MAX_NESTING_DEPTH
+          ? { msg: `must not be nested more than ${MAX_NESTING_DEPTH} levels deep`, type: 'value_error' }
+          : undefined;
+    if (problem) return { loc: [location, property], msg: `${property} ${problem.msg}`, type: problem.type };
+    if (isContainer(item)) for (const [key, child] of Object.entries(item)) pending.push([key, depth], [child, depth + 1]);
+  }
+  return undefined;
+}
+
+function isContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 /**
@@ -101,20 +152,34 @@ export function validateInput<T extends object>(cls: Class<T>, input: unknown, l
   }
   const shape = shapeOf(cls);
   const issues: ValidationIssue[] = [];
+  const fieldIssues = new Map<string, ValidationIssue>();
   const known: Record<string, unknown> = Object.create(null);
   for (const key of Object.keys(input)) {
-    if (shape.properties.has(key)) known[key] = (input as Record<string, unknown>)[key];
-    else if (location === 'body') issues.push(unknownFieldIssue(location, key));
-  }
-  for (const property of shape.properties) {
-    if (known[property] === undefined && !shape.optional.has(property)) {
-      issues.push({ loc: [location, property], msg: 'Field required', type: 'missing' });
+    if (!shape.properties.has(key)) {
+      if (location === 'body') issues.push(unknownFieldIssue(location, key));
+      continue;
     }
+    const value = (input as Record<string, unknown>)[key];
+    if (isContainer(value) && !shape.structured.has(key)) {
+      // A scalar field refuses every array and object: an empty one of the same kind draws the same
+      // type error from class-validator, and nothing ever walks the client's value.
+      known[key] = Array.isArray(value) ? [] : {};
+      continue;
+    }
+    const issue = sharedRuleIssue(location, key, value);
+    if (issue) fieldIssues.set(key, issue);
+    else known[key] = value;
   }
-  const missing = new Set(issues.map((issue) => issue.loc[1]));
   const value = plainToInstance(cls, { ...known }, { exposeDefaultValues: true });
-  for (const error of validateSync(value, { validationError: { target: false, value: false } })) {
-    if (!missing.has(error.property)) issues.push(toIssue(location, error));
+  const errors = new Map(validateSync(value, { validationError: { target: false, value: false } }).map((error) => [error.property, error]));
+  for (const property of shape.properties) {
+    const error = errors.get(property);
+    const issue =
+      fieldIssues.get(property) ??
+      (known[property] === undefined && !shape.optional.has(property)
+        ? { loc: [location, property] as [Location, string], msg: 'Field required', type: 'missing' }
+        : error && toIssue(location, error));
+    if (issue) issues.push(issue);
   }
   return issues.length ? { issues } : { value, issues };
 }
@@ -126,7 +191,7 @@ function unknownFieldIssue(location: Location, key: string): ValidationIssue {
 }
 
 /** When a value fails several rules, the wrong type is the one worth reporting. */
-const TYPE_CONSTRAINTS = new Set(['isString', 'isBoolean', 'isInt', 'isUuid', 'isDateTimeWithOffset']);
+const TYPE_CONSTRAINTS = new Set(['isString', 'isBoolean', 'isInt', 'isInt64', 'isUuid', 'isDateTimeWithOffset']);
 
 function toIssue(location: Location, error: ValidationError): ValidationIssue {
   const failed = Object.entries(error.constraints ?? { invalid: `${error.property} is invalid` });

@@ -4,6 +4,7 @@ const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as t
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
 import { isNullable, type Class } from '../http/validation';
+import { EARLIEST_DATE_TIME, LATEST_DATE_TIME } from '../http/validators';
 
 type Schema = Record<string, unknown>;
 
@@ -32,7 +33,12 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   const schemas = validationMetadatasToSchemas({
     refPointerPrefix: '#/components/schemas/',
     classTransformerMetadataStorage: defaultMetadataStorage,
-    additionalConverters: { isDateTimeWithOffset: { type: 'string', format: 'date-time' } },
+    additionalConverters: {
+      isDateTimeWithOffset: { type: 'string', format: 'date-time', description: `From ${EARLIEST_DATE_TIME} to ${LATEST_DATE_TIME} (UTC)` },
+      // int64 says the upper bound: 2^63 - 1 cannot be written as a JSON number without rounding up.
+      isInt64: { type: 'integer', format: 'int64' },
+      maxInt64: {},
+    },
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
@@ -71,7 +77,7 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
   const defaults = new cls() as Record<string, unknown>;
   for (const [name, property] of Object.entries(properties)) {
     let finished = { ...property };
-    if (defaults[name] !== undefined) finished.default = defaults[name];
+    if (defaults[name] !== undefined) finished.default = jsonValue(defaults[name]);
     if (isNullable(cls, name)) finished = finished.$ref ? { anyOf: [finished, { type: 'null' }] } : { ...finished, type: [finished.type, 'null'] };
     properties[name] = finished;
   }
@@ -79,6 +85,11 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
   if (isResponse) schema.required = Object.keys(properties);
   if (!isResponse) schema.additionalProperties = false;
   return schema;
+}
+
+/** Defaults are small: a BigInt one (an int64 field's) is written as a JSON number. */
+function jsonValue(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 function referencedClasses(schema: Schema): string[] {

@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
-import { IsDateTimeWithOffset, QueryBoolean, QueryInteger, Trimmed } from '../http/validators';
+import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -57,12 +57,11 @@ export class TaskUpdate {
 }
 
 export class PageQuery {
+  /** Any offset a 64-bit integer holds (the contract sets no maximum); past the end, the page is empty. */
   @Optional()
-  @QueryInteger()
-  @IsInt({ message: 'skip must be an integer' })
-  @Min(0)
-  @Max(2147483647)
-  skip: number = 0;
+  @QueryInt64()
+  @IsInt64(0)
+  skip: bigint = 0n;
 
   @Optional()
   @QueryInteger()

@@ -1,6 +1,6 @@
-import { IsBoolean, IsEmail, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsEmail, IsString, IsUUID, Matches } from 'class-validator';
 import { Optional } from '../http/validation';
-import { IsDateTimeWithOffset } from '../http/validators';
+import { IsDateTimeWithOffset, MaxLength, MinLength } from '../http/validators';
 import { IsAccountEmail } from './email';
 import type { User } from './user.entity';
 
