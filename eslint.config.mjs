@@ -68,7 +68,7 @@ function importBoundaries() {
   return [
     ...ROLES.map((role) => restrict([`src/**/*${role.suffix}`], role.forbid)),
     ...FOLDERS.map((folder) => restrict([`${folder.dir}/**`], folder.forbid)),
-    ...FOLDERS.flatMap((folder) => ROLES.map((role) => restrict([`${folder.dir}/**/*${role.suffix}`], [...folder.forbid, ...role.forbid]))),
+    ...FOLDERS.flatMap((folder) => ROLES.map((role) => restrict([`${folder.dir}/**/*${role.suffix}`], [...new Set([...folder.forbid, ...role.forbid])]))),
     ...FILES.map(({ files, forbid }) => restrict(files, forbid)),
   ];
 }
