@@ -4,6 +4,7 @@ import path from 'node:path';
 import { redactUrl } from '../src/db/data-source';
 import { revertLastMigration, runPendingMigrations } from '../src/db/migrations';
 import { createTestDatabase, testDataSource, type TestDatabase } from './support/database';
+import { afterTheBuild, NPM_START_WITHOUT_BUILD } from './support/npm-scripts';
 import { freePort, postgresProcessesFor, runToEnd, startProcess, waitFor, type RunningProcess } from './support/processes';
 
 jest.setTimeout(120_000);
@@ -21,8 +22,11 @@ afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
 const embeddedEnv = () => ({ EMBEDDED_DATABASE_DIR: dataDir, NODE_ENV: 'development', LOG_LEVEL: 'info' });
 
-/** `npm start` by default; `node dist/src/server.js` where the test must signal the service itself, not npm. */
-async function startService(port: number, [command, ...args]: string[] = ['npm', 'start']): Promise<RunningProcess> {
+/**
+ * `npm start` by default, without its prestart build (the global setup built dist/ once, and other
+ * test files run it); `node dist/src/server.js` where the test must signal the service itself, not npm.
+ */
+async function startService(port: number, [command, ...args]: readonly string[] = NPM_START_WITHOUT_BUILD): Promise<RunningProcess> {
   const service = startProcess(command, args, { ...embeddedEnv(), PORT: String(port) });
   await waitFor(
     async () => {
@@ -62,7 +66,7 @@ describe('npm start', () => {
     expect(service.output()).not.toContain('Creating a PostgreSQL data directory');
     expect(service.output()).toContain('Database schema is up to date');
 
-    const second = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'show'], embeddedEnv());
+    const second = await runToEnd(...afterTheBuild('migration:show'), embeddedEnv());
     expect(second.code).toBe(0);
     expect(second.output).toContain('already running, started by another process');
     expect(second.output).toContain('All migrations are applied.');
@@ -76,7 +80,7 @@ describe('npm start', () => {
 
 describe('an embedded PostgreSQL left running by a service killed with kill -9', () => {
   const compiledService = ['node', 'dist/src/server.js'];
-  const dbStop = () => runToEnd('node', ['dist/src/db/embedded-stop-cli.js'], embeddedEnv());
+  const dbStop = () => runToEnd(...afterTheBuild('db:stop'), embeddedEnv());
 
   it('is taken over by the next start, which alone stops it; npm run db:stop stops one nobody took over', async () => {
     const services: RunningProcess[] = [];
@@ -94,7 +98,7 @@ describe('an embedded PostgreSQL left running by a service killed with kill -9',
       const port = await freePort();
       const next = await start(port);
       expect(next.output()).toContain('was left running by a process that is gone: this process takes it over and stops it on exit');
-      const attached = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'show'], embeddedEnv());
+      const attached = await runToEnd(...afterTheBuild('migration:show'), embeddedEnv());
       expect(attached.output).toContain('already running, started by another process');
       const refused = await dbStop();
       expect(refused.output).toContain(`belongs to process ${next.child.pid}, which is running`);
@@ -162,7 +166,7 @@ describe('the service on a database that lacks its last migration (MIGRATE_ON_ST
       const stale = await fetch(`http://127.0.0.1:${port}/ready`);
       expect({ status: stale.status, body: await stale.json() }).toEqual({ status: 503, body: { detail: '1 migration pending: run migration:run' } });
 
-      const job = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'run'], env);
+      const job = await runToEnd(...afterTheBuild('migration:run'), env);
       expect(job.output).toContain(`Applied ${missing}`);
       expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
 
@@ -178,22 +182,15 @@ describe('the service on a database that lacks its last migration (MIGRATE_ON_ST
 async function revertAllThenRun(env: Record<string, string>) {
   const reverted: string[] = [];
   for (let round = 0; round < 20; round += 1) {
-    const revert = await runToEnd('npm', ['run', '--silent', 'migration:revert'], env);
+    const revert = await runToEnd(...afterTheBuild('migration:revert'), env);
     expect(revert.code).toBe(0);
     if (revert.output.includes('Nothing to revert')) break;
     reverted.push(revert.output.match(/Reverted (\S+)/)?.[1] ?? 'unnamed');
   }
-  const run = await runToEnd('npm', ['run', '--silent', 'migration:run'], env);
+  const run = await runToEnd(...afterTheBuild('migration:run'), env);
   expect(run.code).toBe(0);
   return { reverted, run: run.output };
 }
-
-describe('the database log line', () => {
-  it('masks the password of DATABASE_URL', () => {
-    expect(redactUrl('postgres://todo:s3cret@db.example:5432/todo')).toBe('postgres://todo:***@db.example:5432/todo');
-    expect(redactUrl('postgres://todo@db.example/todo')).toBe('postgres://todo@db.example/todo');
-  });
-});
 
 describe('npm run migration:revert and migration:run', () => {
   it('revert every migration one by one and apply them all again on the embedded default', async () => {
@@ -208,7 +205,7 @@ describe('npm run migration:revert and migration:run', () => {
     try {
       database = await createTestDatabase();
       const env = { DATABASE_URL: database.url, NODE_ENV: 'development' };
-      const first = await runToEnd('npm', ['run', '--silent', 'migration:run'], env);
+      const first = await runToEnd(...afterTheBuild('migration:run'), env);
       expect(first.code).toBe(0);
       expect(first.output).toContain('(from DATABASE_URL)');
       expect(first.output).toContain(`Database: ${redactUrl(database.url)} (from DATABASE_URL)`);
@@ -223,7 +220,7 @@ describe('npm run migration:revert and migration:run', () => {
 
   it('exit non-zero with a one-line reason when the database cannot be reached', async () => {
     const port = await freePort();
-    const result = await runToEnd('node', ['dist/src/db/migrate-cli.js', 'run'], {
+    const result = await runToEnd(...afterTheBuild('migration:run'), {
       DATABASE_URL: `postgres://nobody:secret@127.0.0.1:${port}/nothing`,
       LOG_LEVEL: 'warn',
       DB_CONNECT_TIMEOUT_MS: '2000',

@@ -66,24 +66,6 @@ async function liveAccountsReadingAs(base: string): Promise<number> {
   return rows.filter((row) => normaliseEmail(row.email.replace(/[\p{C}\p{Zl}\p{Zp}]/gu, '')) === normaliseEmail(base)).length;
 }
 
-describe('normaliseEmail', () => {
-  it('is idempotent and lands on a lower-cased NFKC form, for any text', () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme-composite' }), fc.string({ unit: 'binary-ascii' })), (text) => {
-        const normalised = normaliseEmail(text);
-        expect(normaliseEmail(normalised)).toBe(normalised);
-        expect(normalised.normalize('NFKC')).toBe(normalised);
-        expect(normalised.toLowerCase()).toBe(normalised);
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it('composes what lower-casing makes composable (H + U+0331 becomes ẖ)', () => {
-    expect(normaliseEmail('H\u0331@example.com')).toBe('\u1e96@example.com');
-  });
-});
-
 describe('an email a person reads as an existing live account’s', () => {
   const bases = ['alice@example.com', 'zoë.renée@exämple.com'];
   let owners: Array<Awaited<ReturnType<typeof signUp>>>;

@@ -136,7 +136,7 @@ describe('the live schema matches schema.md', () => {
   it('has update_updated_at_column() and a BEFORE UPDATE trigger on users and tasks', async () => {
     const triggers = await dataSource.query(
       `SELECT tgrelid::regclass::text AS table_name, tgname, pg_get_triggerdef(oid) AS definition
-         FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text IN ('users', 'tasks') AND tgname LIKE 'update\_%' ORDER BY 1`,
+         FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text IN ('users', 'tasks') AND tgname LIKE 'update\\_%' ORDER BY 1`,
     );
     expect(triggers).toEqual([
       {

@@ -4,6 +4,7 @@ import { readSchema } from '../src/db/schema-catalog';
 import { seedBulk } from '../seeds/seed';
 import { createTestApp, type TestApp } from './support/app';
 import { createTestDatabase } from './support/database';
+import { afterTheBuild } from './support/npm-scripts';
 import { runToEnd } from './support/processes';
 
 jest.setTimeout(120_000);
@@ -17,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => testApp.close());
 
 const seed = (args: string[] = [], env: Record<string, string> = {}) =>
-  runToEnd('node', ['dist/seeds/run.js', ...args], { DATABASE_URL: testApp.database.url, BCRYPT_ROUNDS: '4', NODE_ENV: 'development', ...env });
+  runToEnd(...afterTheBuild('seed', ...args), { DATABASE_URL: testApp.database.url, BCRYPT_ROUNDS: '4', NODE_ENV: 'development', ...env });
 
 async function snapshot() {
   return {

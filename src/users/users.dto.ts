@@ -8,6 +8,7 @@ const USERNAME = /^[A-Za-z0-9_.-]{3,100}$/;
 const USERNAME_MESSAGE = 'username must be 3-100 characters of letters, digits, "_", "." or "-"';
 
 /** bcrypt stops reading at U+0000: "pass\u0000word" would be stored as "pass". */
+// eslint-disable-next-line no-control-regex -- U+0000 is the character this refuses
 const WITHOUT_NUL = /^[^\u0000]*$/;
 const NoNul = (field: string) => Matches(WITHOUT_NUL, { message: `${field} must not contain U+0000` });
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import express from 'express';
 import fc from 'fast-check';
-import { ConfigError, loadConfig, type Config } from '../src/config';
+import { ConfigError, loadConfig, type Config } from '../../src/config';
 
 const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://todo@db/todo' };
 const strongSecret = 'Zx8pQ2mV7rT4nK9wB3cH6jL1sD5fG0aY';
@@ -49,11 +49,18 @@ describe('the configuration', () => {
   it('refuses fewer than 10 bcrypt rounds in production, and allows 4 elsewhere', () => {
     expect(configError({ ...production, JWT_SECRET: strongSecret, BCRYPT_ROUNDS: '9' })).toContain('BCRYPT_ROUNDS: must be at least 10');
     expect(loadConfig({ BCRYPT_ROUNDS: '4' }).auth.bcryptRounds).toBe(4);
-    expect(loadConfig({ ...production, JWT_SECRET: strongSecret }).auth).toMatchObject({ bcryptRounds: 12, jwtSecret: strongSecret, jwtSecretGenerated: false });
+    expect(loadConfig({ ...production, JWT_SECRET: strongSecret }).auth).toMatchObject({
+      bcryptRounds: 12,
+      jwtSecret: strongSecret,
+      jwtSecretGenerated: false,
+    });
   });
 
   it('reads token lifetimes in seconds or with a unit', () => {
-    expect(loadConfig({ ACCESS_TOKEN_TTL: '300', REFRESH_TOKEN_TTL: '30d' }).auth).toMatchObject({ accessTokenTtlSeconds: 300, refreshTokenTtlSeconds: 2592000 });
+    expect(loadConfig({ ACCESS_TOKEN_TTL: '300', REFRESH_TOKEN_TTL: '30d' }).auth).toMatchObject({
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 2592000,
+    });
     expect(configError({ ACCESS_TOKEN_TTL: 'soon' })).toContain('ACCESS_TOKEN_TTL');
   });
 
@@ -62,6 +69,12 @@ describe('the configuration', () => {
     expect(message).toContain('PORT');
     expect(message).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
     expect(message).toContain('LOGIN_RATE_LIMIT');
+  });
+
+  it('refuses a statement timeout longer than the request timeout, which would let writes land after a 503', () => {
+    expect(configError({ DB_STATEMENT_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000' })).toContain(
+      'DB_STATEMENT_TIMEOUT_MS: must be shorter than REQUEST_TIMEOUT_MS',
+    );
   });
 
   it('treats an empty variable as unset and reads CORS origins as a list', () => {
@@ -74,7 +87,27 @@ describe('the configuration', () => {
 });
 
 describe('TRUST_PROXY', () => {
-  const tokens = ['loopback', 'linklocal', 'uniquelocal', '10.0.0.0/8', '192.168.1.7', '::1', 'fe80::/10', '2001:db8::/129', '256.1.1.1', '10.0.0.0/33', 'maybe', 'yes', 'on', '1.5', '-1', ' ', 'true', 'false', '2'];
+  const tokens = [
+    'loopback',
+    'linklocal',
+    'uniquelocal',
+    '10.0.0.0/8',
+    '192.168.1.7',
+    '::1',
+    'fe80::/10',
+    '2001:db8::/129',
+    '256.1.1.1',
+    '10.0.0.0/33',
+    'maybe',
+    'yes',
+    'on',
+    '1.5',
+    '-1',
+    ' ',
+    'true',
+    'false',
+    '2',
+  ];
   const candidates = fc.oneof(
     fc.array(fc.constantFrom(...tokens), { minLength: 1, maxLength: 4 }).map((parts) => parts.join(',')),
     fc.string({ minLength: 1, maxLength: 20 }),
@@ -125,7 +158,11 @@ describe('HEADERS_TIMEOUT_MS', () => {
     const timeout = fc.oneof(fc.integer({ min: -10, max: 70_000 }), fc.constantFrom(99, 100, 10_000, 30_000));
     fc.assert(
       fc.property(timeout, fc.option(timeout, { nil: undefined }), (headers, request) => {
-        const env = { DB_STATEMENT_TIMEOUT_MS: '0', HEADERS_TIMEOUT_MS: String(headers), ...(request === undefined ? {} : { REQUEST_TIMEOUT_MS: String(request) }) };
+        const env = {
+          DB_STATEMENT_TIMEOUT_MS: '0',
+          HEADERS_TIMEOUT_MS: String(headers),
+          ...(request === undefined ? {} : { REQUEST_TIMEOUT_MS: String(request) }),
+        };
         const inRange = headers >= 100 && (request === undefined || request >= 100);
         let config: Config;
         try {
