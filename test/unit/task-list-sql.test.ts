@@ -97,7 +97,7 @@ describe('the trash statement', () => {
 
   it('reads only the caller’s soft-deleted tasks, most recently deleted first, then by id', () => {
     expect(page.text).toMatch(/ FROM tasks WHERE user_id = \$1 AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id DESC LIMIT \$2 OFFSET \$3$/);
-    expect(page.values).toEqual([USER, 37, 4242]);
+    expect(page.values).toEqual([USER, 37, 4242n]);
   });
 
   it('counts with the page’s WHERE', () => {
