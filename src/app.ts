@@ -61,7 +61,8 @@ export function createApp(dependencies: AppDependencies): Express {
   app.set('trust proxy', config.http.trustProxy);
 
   const { routes, auth, metrics } = routeTable(dependencies);
-  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs));
+  const handleError = errorHandler(logger);
+  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs, handleError));
   app.use(securityHeaders());
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
@@ -73,6 +74,6 @@ export function createApp(dependencies: AppDependencies): Express {
   app.use('/docs', docsAssets());
 
   app.use(unknownRoute);
-  app.use(errorHandler(logger));
+  app.use(handleError);
   return app;
 }

@@ -1,6 +1,7 @@
-import type { Express, Request, RequestHandler, Response } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import type { User } from '../users/user.entity';
 import { HttpError } from './errors';
+import { Reply, writeResponse } from './reply';
 import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -16,9 +17,9 @@ export interface Principal {
   sessionId: string;
 }
 
+/** What a handler is given. It answers by returning its result (a body, or a Reply); `handle()` writes it. */
 export interface RouteContext<B, Q, P> {
   req: Request;
-  res: Response;
   /** Fires when nobody waits for the answer any more (the request timed out, or the client left). */
   abandoned: AbortSignal;
   body: B;
@@ -58,6 +59,7 @@ export interface RouteSpec<A extends boolean = boolean, B = unknown, Q = unknown
   errors?: number[];
   /** False for routes that never touch the database, so they can never answer 503. */
   database?: false;
+  /** Returns the body (sent as JSON with `success.status`; undefined for none), or a Reply. */
   handler(context: RouteContext<B, Q, P> & Authenticated<A>): Promise<unknown> | unknown;
 }
 
@@ -72,7 +74,7 @@ export type Authenticator = (req: Request) => Promise<Principal>;
 
 /**
  * Serves the route table: authenticate, validate path, query and body (all failures in one 422),
- * call the handler, send its result with the route's status. Known paths answer other methods
+ * call the handler, write its result (with the route's status unless it is a Reply that says otherwise). Known paths answer other methods
  * with 405 and an `Allow` header, as FastAPI does.
  */
 export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Authenticator): void {
@@ -86,7 +88,7 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
     app.use(path, (req, res, next) => {
       if (req.path !== '/') return next();
       if (req.method === 'OPTIONS') {
-        res.set('Allow', allow).status(204).end();
+        writeResponse(res, 204, undefined, { Allow: allow });
         return;
       }
       throw new HttpError(405, 'Method Not Allowed', { Allow: allow });
@@ -112,19 +114,9 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
     if (issues.length) throw new RequestValidationError(issues);
 
     const abandoned: AbortSignal = res.locals.abandoned ?? new AbortController().signal;
-    const result = await route.handler({ req, res, principal, params, query, body, abandoned });
-    if (res.headersSent) return;
-    // Written directly rather than through res.json: Express's send() also checks freshness and
-    // content types that never apply to these responses, on the hottest path of the service.
-    res.statusCode = route.success.status;
-    if (result === undefined) {
-      res.end();
-      return;
-    }
-    const json = JSON.stringify(result);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(json));
-    res.end(json);
+    const result = await route.handler({ req, principal, params, query, body, abandoned });
+    if (result instanceof Reply) writeResponse(res, result.status ?? route.success.status, result.body, result.headers, result.contentType);
+    else writeResponse(res, route.success.status, result);
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
 
 interface PgPool {
@@ -69,9 +70,7 @@ export class Metrics {
         auth: false,
         database: false,
         success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' },
-        handler: async ({ res }) => {
-          res.type(this.registry.contentType).send(await this.registry.metrics());
-        },
+        handler: async () => new Reply({ body: await this.registry.metrics(), contentType: this.registry.contentType }),
       }),
     ];
   }

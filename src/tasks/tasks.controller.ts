@@ -1,13 +1,12 @@
-import type { Response } from 'express';
+import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate } from './tasks.dto';
 import { etagOf, parseIfMatch, toTaskPublic, type TaskRow, type TasksService } from './tasks.service';
 
 const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
 
-function withEtag(res: Response, row: TaskRow): TaskPublic {
-  res.set('ETag', etagOf(row));
-  return toTaskPublic(row);
+function withEtag(row: TaskRow): Reply {
+  return new Reply({ body: toTaskPublic(row), headers: { ETag: etagOf(row) } });
 }
 
 /** Order matters: `/tasks/trash` must be matched before `/tasks/:id`. */
@@ -31,10 +30,9 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       body: TaskCreate,
       success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
-      handler: async ({ principal, body, res }) => {
+      handler: async ({ principal, body }) => {
         const row = await tasks.create(principal.user.id, body);
-        res.location(`/api/v1/tasks/${row.id}`);
-        return withEtag(res, row);
+        return new Reply({ body: toTaskPublic(row), headers: { Location: `/api/v1/tasks/${row.id}`, ETag: etagOf(row) } });
       },
     }),
     defineRoute({
@@ -56,7 +54,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params, res }) => withEtag(res, await tasks.get(principal.user.id, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.get(principal.user.id, params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -68,8 +66,8 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskUpdate,
       success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req, res }) =>
-        withEtag(res, await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) =>
+        withEtag(await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'put',
@@ -81,8 +79,8 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req, res }) =>
-        withEtag(res, await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) =>
+        withEtag(await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'delete',
@@ -104,7 +102,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The restored task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params, res }) => withEtag(res, await tasks.restore(principal.user.id, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal.user.id, params.id)),
     }),
     defineRoute({
       method: 'delete',
