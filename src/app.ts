@@ -7,6 +7,7 @@ import { LoginRateLimiter } from './auth/login-rate-limiter';
 import { PasswordHasher } from './auth/passwords';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
+import { Database } from './db/database';
 import { healthRoutes } from './health/health.controller';
 import { Metrics } from './observability/metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
@@ -17,7 +18,8 @@ import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
-import { taskRoutes } from './tasks/tasks.controller';
+import { createTasksRepository } from './tasks/tasks.repository';
+import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
 import { userRoutes } from './users/users.controller';
 import { UsersService } from './users/users.service';
@@ -38,7 +40,8 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(dataSource, passwords);
-  const tasks = new TasksService(dataSource);
+  const database = new Database(dataSource);
+  const tasks = new TasksService(createTasksRepository(database));
   const metrics = new Metrics(dataSource, config.database.poolSize);
   let document: object | undefined;
   const routes: AnyRoute[] = [

@@ -1,12 +1,14 @@
+import { parseIfMatch } from '../http/preconditions';
 import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
-import { ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate } from './tasks.dto';
-import { etagOf, parseIfMatch, toTaskPublic, type TaskRow, type TasksService } from './tasks.service';
+import type { VersionedTask } from './task.entity';
+import { etagOf, ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate, toTaskPage, toTaskPublic } from './tasks.dto';
+import type { TasksService } from './tasks.service';
 
 const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
 
-function withEtag(row: TaskRow): Reply {
-  return new Reply({ body: toTaskPublic(row), headers: { ETag: etagOf(row) } });
+function withEtag(task: VersionedTask): Reply {
+  return new Reply({ body: toTaskPublic(task), headers: { ETag: etagOf(task) } });
 }
 
 /** Order matters: `/tasks/trash` must be matched before `/tasks/:id`. */
@@ -20,7 +22,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       query: ListTasksQuery,
       success: { status: 200, description: 'A page of tasks and the count of all that match', schema: TaskPage },
-      handler: ({ principal, query }) => tasks.list(principal.user.id, query),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal.user.id, query)),
     }),
     defineRoute({
       method: 'post',
@@ -31,8 +33,8 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
       handler: async ({ principal, body }) => {
-        const row = await tasks.create(principal.user.id, body);
-        return new Reply({ body: toTaskPublic(row), headers: { Location: `/api/v1/tasks/${row.id}`, ETag: etagOf(row) } });
+        const task = await tasks.create(principal.user.id, body);
+        return new Reply({ body: toTaskPublic(task), headers: { Location: `/api/v1/tasks/${task.id}`, ETag: etagOf(task) } });
       },
     }),
     defineRoute({
@@ -43,7 +45,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       query: PageQuery,
       success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage },
-      handler: ({ principal, query }) => tasks.trash(principal.user.id, query),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.trash(principal.user.id, query)),
     }),
     defineRoute({
       method: 'get',
@@ -66,8 +68,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskUpdate,
       success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) =>
-        withEtag(await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'put',
@@ -79,8 +80,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) =>
-        withEtag(await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'delete',
