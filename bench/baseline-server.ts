@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { Pool, type QueryResult, type QueryResultRow } from 'pg';
-import { AUTHENTICATE } from '../src/auth/auth.queries';
+import { SESSION_SQL } from '../src/auth/sessions.repository';
 import { TokenService } from '../src/auth/tokens';
 import { statement, type Statement } from '../src/db/database';
 import type { VersionedTask } from '../src/tasks/task.entity';
@@ -25,9 +25,9 @@ async function authenticate(req: http.IncomingMessage): Promise<string | undefin
   const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
   const claims = match ? tokens.readAccessToken(match[1]) : undefined;
   if (!claims) return undefined;
-  // The service's own statement: the session and the user, with the user's columns.
-  const { rows } = await run<{ id: string }>(statement(AUTHENTICATE), [claims.sessionId, claims.userId]);
-  return rows[0]?.id;
+  // The service's own statement: the session and the user, checked live; it returns their ids.
+  const { rows } = await run<{ userId: string }>(SESSION_SQL.authenticate, [claims.sessionId, claims.userId]);
+  return rows[0]?.userId;
 }
 
 function send(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {

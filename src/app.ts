@@ -1,10 +1,11 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
-import { authRoutes } from './auth/auth.controller';
+import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
 import { PasswordHasher } from './auth/passwords';
+import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { Database } from './db/database';
@@ -21,7 +22,8 @@ import type { Logger } from './logger';
 import { createTasksRepository } from './tasks/tasks.repository';
 import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
-import { userRoutes } from './users/users.controller';
+import { createUsersRepository } from './users/users.repository';
+import { testTokenRoute, userRoutes } from './users/users.routes';
 import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
@@ -33,22 +35,33 @@ export interface AppDependencies {
 /** The contract's limit; larger bodies are refused with 413 before they are read to the end. */
 const BODY_LIMIT = '100kb';
 
-/** Every route the service serves, in the order Express matches them, and what they share. */
+/**
+ * The composition root: the executor, then the repositories, the services and the routes. Every
+ * route the service serves, in the order Express matches them (and the OpenAPI document lists
+ * them), and what they share.
+ */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
+  const database = new Database(dataSource);
+  const sessionsRepository = createSessionsRepository(database);
+  const usersRepository = createUsersRepository(database);
+  const tasksRepository = createTasksRepository(database);
+
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
-  const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
-  const users = new UsersService(dataSource, passwords);
-  const database = new Database(dataSource);
-  const tasks = new TasksService(createTasksRepository(database));
+  const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
+  const tasks = new TasksService(tasksRepository);
   const metrics = new Metrics(dataSource, config.database.poolSize);
   let document: object | undefined;
   const routes: AnyRoute[] = [
     ...healthRoutes(dataSource),
     ...metrics.routes(),
     ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
-    ...authRoutes(auth),
+    ...loginRoutes(auth),
+    // It answers the current user (UserPublic), so the users' routes define it; its place is among the login routes.
+    testTokenRoute(users),
+    logoutRoute(auth),
     ...userRoutes(users),
     ...taskRoutes(tasks),
   ];

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable, isQueryTimeout } from '../db/connection-errors';
-import { uniqueViolationDetail } from '../db/unique-violations';
+import { isUniqueViolation } from '../db/unique-violations';
 import { DomainError, type DomainErrorKind } from '../errors';
 import type { Logger } from '../logger';
 import { HttpError, NotFoundError } from './errors';
@@ -80,8 +80,8 @@ function answerFor(error: unknown): ErrorAnswer {
   if (typeof clientError.status === 'number' && clientError.status >= 400 && clientError.status < 500 && clientError.expose !== false) {
     return { status: clientError.status, detail: clientError.message || 'Bad Request' };
   }
-  const conflict = uniqueViolationDetail(error);
-  if (conflict) return { status: 409, detail: conflict };
+  // Repositories turn the violations they expect into their own errors; any other is still a conflict.
+  if (isUniqueViolation(error)) return { status: 409, detail: 'The resource already exists' };
   if (isDatabaseUnavailable(error)) return unavailable('Database unavailable');
   if (isQueryTimeout(error)) return unavailable('Database query timed out');
   if ((error as Error)?.name === 'AbortError') return unavailable('Request timed out');

@@ -1,5 +1,4 @@
 import type { Express, Request, RequestHandler } from 'express';
-import type { User } from '../users/user.entity';
 import { HttpError } from './errors';
 import { Reply, writeResponse } from './reply';
 import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
@@ -11,9 +10,9 @@ export type BodyFormat = 'json' | 'form';
 
 const MEDIA_TYPES: Record<BodyFormat, string> = { json: 'application/json', form: 'application/x-www-form-urlencoded' };
 
-/** The authenticated caller: the user as loaded when the token was checked, and the session the token names. */
+/** The authenticated caller: the user and the session its access token names, both checked live. */
 export interface Principal {
-  user: User;
+  userId: string;
   sessionId: string;
 }
 
@@ -70,7 +69,15 @@ export function defineRoute<A extends boolean, B = undefined, Q = undefined, P =
   return spec as AnyRoute;
 }
 
-export type Authenticator = (req: Request) => Promise<Principal>;
+/** Checks the bearer token of a request (undefined when there is none); throws when it does not authenticate. */
+export type Authenticator = (bearerToken: string | undefined) => Promise<Principal>;
+
+const BEARER = /^Bearer ([^\s]+)$/i;
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(header: string | undefined): string | undefined {
+  return header ? BEARER.exec(header)?.[1] : undefined;
+}
 
 /**
  * Serves the route table: authenticate, validate path, query and body (all failures in one 422),
@@ -99,8 +106,8 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
 function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
   const formats = route.bodyFormats ?? ['json'];
   return async (req, res) => {
-    const principal = route.auth ? await authenticate(req) : undefined;
-    if (principal) res.locals.userId = principal.user.id;
+    const principal = route.auth ? await authenticate(bearerToken(req.headers.authorization)) : undefined;
+    if (principal) res.locals.userId = principal.userId;
     const issues: ValidationIssue[] = [];
     const validate = <T extends object>(cls: Class<T> | undefined, input: unknown, location: Location): T | undefined => {
       if (!cls) return undefined;
