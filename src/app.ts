@@ -9,10 +9,11 @@ import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
 import { Database } from './db/database';
-import { healthRoutes } from './health/health.controller';
+import { healthRoutes } from './health/health.routes';
+import { HealthService } from './health/health.service';
 import { Metrics } from './observability/metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
-import { docsAssets, docsRoutes } from './openapi/docs.controller';
+import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
 import packageJson from '../package.json';
 import { errorHandler, unknownRoute } from './http/error-handler';
@@ -52,10 +53,10 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
   const tasks = new TasksService(tasksRepository);
-  const metrics = new Metrics(dataSource, config.database.poolSize);
+  const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   let document: object | undefined;
   const routes: AnyRoute[] = [
-    ...healthRoutes(dataSource),
+    ...healthRoutes(new HealthService(database)),
     ...metrics.routes(),
     ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
     ...loginRoutes(auth),

@@ -1,5 +1,5 @@
 /**
- * The HTTP layer's own errors (405, 413, 415, a path that does not decode, an unknown route); the
+ * The HTTP layer's own errors (405, 413, 415, unreadable bodies, an unknown route); the
  * error handler turns each into the contract's JSON body. Services throw domain errors (src/errors.ts).
  */
 export class HttpError extends Error {
@@ -15,11 +15,5 @@ export class HttpError extends Error {
 export class NotFoundError extends HttpError {
   constructor(detail = 'Not Found') {
     super(404, detail);
-  }
-}
-
-export class ServiceUnavailableError extends HttpError {
-  constructor(detail = 'Database unavailable') {
-    super(503, detail, { 'Retry-After': '1' });
   }
 }
