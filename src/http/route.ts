@@ -81,8 +81,8 @@ function bearerToken(header: string | undefined): string | undefined {
 
 /**
  * Serves the route table: authenticate, validate path, query and body (all failures in one 422),
- * call the handler, write its result (with the route's status unless it is a Reply that says otherwise). Known paths answer other methods
- * with 405 and an `Allow` header, as FastAPI does.
+ * call the handler, write its result (with the route's status, unless a Reply says otherwise).
+ * Known paths answer other methods with 405 and an `Allow` header, as FastAPI does.
  */
 export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Authenticator): void {
   for (const route of routes) app[route.method](route.path, handle(route, authenticate));
