@@ -4,25 +4,30 @@
  * and what it skips.
  */
 import http from 'node:http';
-import { Pool } from 'pg';
-import { AUTHENTICATE } from '../src/auth/auth.queries';
+import { Pool, type QueryResult, type QueryResultRow } from 'pg';
+import { SESSION_SQL } from '../src/auth/sessions.repository';
 import { TokenService } from '../src/auth/tokens';
-import { prepared } from '../src/db/sql';
-import { listTasksSql, TASK_COLUMNS } from '../src/tasks/task-queries';
-import { etagOf, toTaskPublic, type TaskRow } from '../src/tasks/tasks.service';
-import type { ListTasksQuery, SortKey } from '../src/tasks/tasks.dto';
+import { statement, type Statement } from '../src/db/database';
+import type { VersionedTask } from '../src/tasks/task.entity';
+import { etagOf, toTaskPublic, type ListTasksQuery, type SortKey } from '../src/tasks/tasks.dto';
+import { listTasksSql, TASK_SQL, updateLiveSql } from '../src/tasks/tasks.repository';
 
 const port = Number(process.env.PORT ?? 8100);
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_SIZE ?? 10) });
 const tokens = new TokenService(process.env.JWT_SECRET!, 900);
 
+/** The service's own statements, prepared as the service prepares them; rows come keyed like its entities. */
+function run<Row extends QueryResultRow>(sql: Statement, values: unknown[]): Promise<QueryResult<Row>> {
+  return pool.query<Row>({ name: sql.name, text: sql.text, values });
+}
+
 async function authenticate(req: http.IncomingMessage): Promise<string | undefined> {
   const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
   const claims = match ? tokens.readAccessToken(match[1]) : undefined;
   if (!claims) return undefined;
-  // The service's own statement: the session and the user, with the user's columns.
-  const { rows } = await pool.query(prepared(AUTHENTICATE, [claims.sessionId, claims.userId]));
-  return rows[0]?.id;
+  // The service's own statement: the session and the user, checked live; it returns their ids.
+  const { rows } = await run<{ userId: string }>(SESSION_SQL.authenticate, [claims.sessionId, claims.userId]);
+  return rows[0]?.userId;
 }
 
 function send(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
@@ -55,34 +60,22 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       q: param('q'),
     };
     const { page, count } = listTasksSql(userId, query);
-    const [rows, total] = await Promise.all([pool.query<TaskRow>(prepared(page.text, page.values)), pool.query(prepared(count.text, count.values))]);
-    return send(res, 200, { data: rows.rows.map(toTaskPublic), count: total.rows[0].count });
+    const [tasks, total] = await Promise.all([run<VersionedTask>(statement(page.text), page.values), run<{ count: number }>(statement(count.text), count.values)]);
+    return send(res, 200, { data: tasks.rows.map(toTaskPublic), count: total.rows[0].count });
   }
   if (url.pathname === '/api/v1/tasks' && req.method === 'POST') {
     const body = await readJson(req);
-    const { rows } = await pool.query<TaskRow>(
-      prepared(`INSERT INTO tasks (user_id, title, description, completed, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING ${TASK_COLUMNS}`, [
-        userId,
-        body.title,
-        body.description ?? null,
-        body.completed ?? false,
-        body.due_date ?? null,
-      ]),
-    );
+    const { rows } = await run<VersionedTask>(TASK_SQL.create, [userId, body.title, body.description ?? null, body.completed ?? false, body.due_date ?? null]);
     return send(res, 201, toTaskPublic(rows[0]), { Location: `/api/v1/tasks/${rows[0].id}`, ETag: etagOf(rows[0]) });
   }
   if (one && req.method === 'GET') {
-    const { rows } = await pool.query<TaskRow>(prepared(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL`, [one[1], userId]));
+    const { rows } = await run<VersionedTask>(TASK_SQL.findLive, [one[1], userId]);
     return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
   }
   if (one && req.method === 'PATCH') {
     const body = await readJson(req);
-    const fields = (['title', 'description', 'completed', 'due_date'] as const).filter((field) => body[field] !== undefined);
-    const values: unknown[] = [one[1], userId];
-    const assignments = fields.map((field) => `${field} = $${values.push(body[field])}`);
-    const { rows } = await pool.query<TaskRow>(
-      prepared(`UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${TASK_COLUMNS}`, values),
-    );
+    const update = updateLiveSql(userId, one[1], body, undefined);
+    const { rows } = await (update ? run<VersionedTask>(update.statement, update.values) : run<VersionedTask>(TASK_SQL.findLive, [one[1], userId]));
     return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
   }
   send(res, 404, { detail: 'Not Found' });

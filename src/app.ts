@@ -1,25 +1,30 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
-import { authRoutes } from './auth/auth.controller';
+import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
 import { PasswordHasher } from './auth/passwords';
+import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
-import { healthRoutes } from './health/health.controller';
+import { Database } from './db/database';
+import { healthRoutes } from './health/health.routes';
+import { HealthService } from './health/health.service';
 import { Metrics } from './observability/metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
-import { docsAssets, docsRoutes } from './openapi/docs.controller';
+import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
 import packageJson from '../package.json';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
-import { taskRoutes } from './tasks/tasks.controller';
+import { createTasksRepository } from './tasks/tasks.repository';
+import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
-import { userRoutes } from './users/users.controller';
+import { createUsersRepository } from './users/users.repository';
+import { testTokenRoute, userRoutes } from './users/users.routes';
 import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
@@ -31,21 +36,33 @@ export interface AppDependencies {
 /** The contract's limit; larger bodies are refused with 413 before they are read to the end. */
 const BODY_LIMIT = '100kb';
 
-/** Every route the service serves, in the order Express matches them, and what they share. */
+/**
+ * The composition root: the executor, then the repositories, the services and the routes. Every
+ * route the service serves, in the order Express matches them (and the OpenAPI document lists
+ * them), and what they share.
+ */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
+  const database = new Database(dataSource);
+  const sessionsRepository = createSessionsRepository(database);
+  const usersRepository = createUsersRepository(database);
+  const tasksRepository = createTasksRepository(database);
+
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
-  const auth = new AuthService(dataSource, passwords, tokens, rateLimiter, config.auth, logger);
-  const users = new UsersService(dataSource, passwords);
-  const tasks = new TasksService(dataSource);
-  const metrics = new Metrics(dataSource, config.database.poolSize);
+  const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
+  const tasks = new TasksService(tasksRepository);
+  const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   let document: object | undefined;
   const routes: AnyRoute[] = [
-    ...healthRoutes(dataSource),
+    ...healthRoutes(new HealthService(database)),
     ...metrics.routes(),
     ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
-    ...authRoutes(auth),
+    ...loginRoutes(auth),
+    // It answers the current user (UserPublic), so the users' routes define it; its place is among the login routes.
+    testTokenRoute(users),
+    logoutRoute(auth),
     ...userRoutes(users),
     ...taskRoutes(tasks),
   ];
@@ -61,7 +78,8 @@ export function createApp(dependencies: AppDependencies): Express {
   app.set('trust proxy', config.http.trustProxy);
 
   const { routes, auth, metrics } = routeTable(dependencies);
-  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs));
+  const handleError = errorHandler(logger);
+  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs, handleError));
   app.use(securityHeaders());
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
@@ -73,6 +91,6 @@ export function createApp(dependencies: AppDependencies): Express {
   app.use('/docs', docsAssets());
 
   app.use(unknownRoute);
-  app.use(errorHandler(logger));
+  app.use(handleError);
   return app;
 }

@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import type { AppDataSource } from '../src/db/data-source';
-import { listTasksSql, trashSql, type Sql } from '../src/tasks/task-queries';
+import { listTasksSql, trashSql, type Sql } from '../src/tasks/tasks.repository';
 import { ListTasksQuery, PageQuery, SORT_KEYS } from '../src/tasks/tasks.dto';
 import { createMigratedDatabase } from './support/database';
 import { everyListQuery } from './support/task-list-queries';

@@ -1,45 +1,19 @@
-import type { Request } from 'express';
-import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config';
-import { queryRows } from '../db/sql';
-import { AUTHENTICATE, REVOKE_REPLAYED_SESSION, ROTATE_REFRESH_TOKEN } from './auth.queries';
-import { HttpError, UnauthorizedError } from '../http/errors';
-import type { Principal } from '../http/route';
+import { NotAuthenticated } from '../errors';
 import type { Logger } from '../logger';
 import { normaliseEmail } from '../users/email';
-import { User } from '../users/user.entity';
+import type { UsersRepository } from '../users/users.repository';
 import type { Token } from './auth.dto';
+import { InactiveUser, IncorrectCredentials } from './auth.errors';
 import type { LoginRateLimiter } from './login-rate-limiter';
 import type { PasswordHasher } from './passwords';
-import { Session, type RevokedReason } from './session.entity';
+import type { SessionOwner, SessionsRepository } from './sessions.repository';
 import { newRefreshSecret, parseRefreshToken, refreshToken, type TokenService } from './tokens';
-
-interface UserRow {
-  id: string;
-  email: string;
-  username: string;
-  hashed_password: string;
-  is_active: boolean;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toUser(row: UserRow): User {
-  return Object.assign(new User(), {
-    id: row.id,
-    email: row.email,
-    username: row.username,
-    hashedPassword: row.hashed_password,
-    isActive: row.is_active,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    deletedAt: null,
-  });
-}
 
 export class AuthService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sessions: SessionsRepository,
+    private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
     private readonly tokens: TokenService,
     private readonly rateLimiter: LoginRateLimiter,
@@ -58,29 +32,21 @@ export class AuthService {
   async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
     await this.rateLimiter.admitAttempt(clientIp);
     const name = normaliseEmail(identifier);
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .where('(lower(user.email) = lower(:name) OR lower(user.username) = lower(:name))', { name })
-      .getOne();
+    const user = await this.users.findLiveByLogin(name);
     const account = user ? `account:${user.id}` : `name:${name}`;
     await this.rateLimiter.admitFailure(account, clientIp);
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
-    if (!user || !valid) throw new HttpError(400, 'Incorrect email or password');
+    if (!user || !valid) throw new IncorrectCredentials();
     await this.rateLimiter.recordSuccess(account, clientIp);
-    if (!user.isActive) throw new HttpError(400, 'Inactive user');
+    if (!user.isActive) throw new InactiveUser();
     abandoned?.throwIfAborted();
     return this.startSession(user.id);
   }
 
   async startSession(userId: string): Promise<Token> {
     const { secret, secretHash } = newRefreshSecret();
-    const [{ id }] = await queryRows<{ id: string }>(
-      this.dataSource,
-      `INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id`,
-      [userId, secretHash, this.authConfig.refreshTokenTtlSeconds],
-    );
-    return this.tokenPair(userId, id, secret);
+    const sessionId = await this.sessions.start(userId, secretHash, this.authConfig.refreshTokenTtlSeconds);
+    return this.tokenPair(userId, sessionId, secret);
   }
 
   /**
@@ -93,35 +59,27 @@ export class AuthService {
    */
   async refresh(token: string): Promise<Token> {
     const parts = parseRefreshToken(token);
-    if (!parts) throw new UnauthorizedError();
+    if (!parts) throw new NotAuthenticated();
     const { secret, secretHash } = newRefreshSecret();
-    const [rotated] = await queryRows<{ user_id: string }>(this.dataSource, ROTATE_REFRESH_TOKEN, [
-      parts.sessionId,
-      parts.secretHash,
-      secretHash,
-      this.authConfig.refreshTokenTtlSeconds,
-    ]);
-    if (rotated) return this.tokenPair(rotated.user_id, parts.sessionId, secret);
+    const userId = await this.sessions.rotate(parts.sessionId, parts.secretHash, secretHash, this.authConfig.refreshTokenTtlSeconds);
+    if (userId) return this.tokenPair(userId, parts.sessionId, secret);
 
-    const [revoked] = await queryRows<{ user_id: string }>(this.dataSource, REVOKE_REPLAYED_SESSION, [parts.sessionId, parts.secretHash]);
-    if (revoked) this.logger.warn({ sessionId: parts.sessionId, userId: revoked.user_id }, 'rotated refresh token reused: session revoked');
-    throw new UnauthorizedError();
+    const replayedBy = await this.sessions.revokeIfReplayed(parts.sessionId, parts.secretHash);
+    if (replayedBy) this.logger.warn({ sessionId: parts.sessionId, userId: replayedBy }, 'rotated refresh token reused: session revoked');
+    throw new NotAuthenticated();
   }
 
-  async logout(principal: Principal): Promise<void> {
-    await revokeSessions(this.dataSource.manager, { sessionId: principal.sessionId }, 'logout');
+  async logout(sessionId: string): Promise<void> {
+    await this.sessions.revokeOne(sessionId, 'logout');
   }
 
-  /** The caller behind `Authorization: Bearer …`, if the token is valid and its session, user and account still are. */
-  readonly authenticate = async (req: Request): Promise<Principal> => {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer ([^\s]+)$/i.exec(header) : null;
-    const claims = match ? this.tokens.readAccessToken(match[1]) : undefined;
-    if (!claims) throw new UnauthorizedError();
-    const [row] = await queryRows<UserRow>(this.dataSource, AUTHENTICATE, [claims.sessionId, claims.userId]);
-    const user = row && toUser(row);
-    if (!user) throw new UnauthorizedError();
-    return { user, sessionId: claims.sessionId };
+  /** The caller an access token names, if the token is valid and its session, user and account still are. */
+  readonly authenticate = async (accessToken: string | undefined): Promise<SessionOwner> => {
+    const claims = accessToken === undefined ? undefined : this.tokens.readAccessToken(accessToken);
+    if (!claims) throw new NotAuthenticated();
+    const owner = await this.sessions.findOwner(claims.sessionId, claims.userId);
+    if (!owner) throw new NotAuthenticated();
+    return owner;
   };
 
   private tokenPair(userId: string, sessionId: string, secret: string): Token {
@@ -132,23 +90,4 @@ export class AuthService {
       refresh_token: refreshToken(sessionId, secret),
     };
   }
-}
-
-/** Revokes one session, or every session of a user except one, inside the caller's transaction if any. */
-export async function revokeSessions(
-  manager: EntityManager,
-  which: { sessionId: string } | { userId: string; except?: string },
-  reason: RevokedReason,
-): Promise<void> {
-  const query = manager
-    .createQueryBuilder()
-    .update(Session)
-    .set({ revokedAt: () => 'now()', revokedReason: reason })
-    .where('revoked_at IS NULL');
-  if ('sessionId' in which) query.andWhere('id = :sessionId', which);
-  else {
-    query.andWhere('user_id = :userId', which);
-    if (which.except) query.andWhere('id <> :except', which);
-  }
-  await query.execute();
 }

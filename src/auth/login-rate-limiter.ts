@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { HttpError } from '../http/errors';
+import { TooManyLoginAttempts } from './auth.errors';
 
 const WINDOW_SECONDS = 60;
 
@@ -21,7 +21,7 @@ export class LoginRateLimiter {
     this.attemptsPerIp = attemptLimitPerIp > 0 ? new RateLimiterMemory({ points: attemptLimitPerIp, duration: WINDOW_SECONDS }) : undefined;
   }
 
-  /** Counts an attempt from `ip`; throws 429 when the address is over its limit. First thing a login does. */
+  /** Counts an attempt from `ip`; throws TooManyLoginAttempts when the address is over its limit. First thing a login does. */
   async admitAttempt(ip: string): Promise<void> {
     try {
       await this.attemptsPerIp?.consume(ip);
@@ -31,9 +31,9 @@ export class LoginRateLimiter {
   }
 
   /**
-   * Counts the attempt provisionally as a failure of (`account`, `ip`); throws 429 when the window is
-   * full. The failure is counted before the password is checked so that a burst of parallel guesses
-   * cannot all pass the check while none has failed yet; a success clears it.
+   * Counts the attempt provisionally as a failure of (`account`, `ip`); throws TooManyLoginAttempts
+   * when the window is full. The failure is counted before the password is checked so that a burst
+   * of parallel guesses cannot all pass the check while none has failed yet; a success clears it.
    */
   async admitFailure(account: string, ip: string): Promise<void> {
     try {
@@ -55,5 +55,5 @@ function accountKey(account: string, ip: string): string {
 function tooManyAttempts(state: unknown): Error {
   if (!(state instanceof RateLimiterRes)) return state as Error;
   const retryAfter = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
-  return new HttpError(429, 'Too many login attempts; try again later', { 'Retry-After': String(retryAfter) });
+  return new TooManyLoginAttempts(retryAfter);
 }

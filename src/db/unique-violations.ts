@@ -1,14 +1,11 @@
-/** What a client is told when an insert or update hits one of our unique indexes. */
-const MESSAGES: Record<string, string> = {
-  idx_users_email: 'The email is already registered',
-  idx_users_username: 'The username is already taken',
-};
-
 export const UNIQUE_VIOLATION = '23505';
 
-/** The helpful 409 detail for a PostgreSQL unique violation, or undefined if `error` is not one. */
-export function uniqueViolationDetail(error: unknown): string | undefined {
+/**
+ * Whether `error` is PostgreSQL's unique violation (of the index or constraint `constraint`, when
+ * given), as pg raises it or as TypeORM wraps it. Repositories use it to turn a taken value into
+ * their own domain error.
+ */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const driverError = (error as { driverError?: { code?: string; constraint?: string } })?.driverError ?? (error as { code?: string; constraint?: string });
-  if (driverError?.code !== UNIQUE_VIOLATION) return undefined;
-  return MESSAGES[driverError.constraint ?? ''] ?? 'The resource already exists';
+  return driverError?.code === UNIQUE_VIOLATION && (constraint === undefined || driverError.constraint === constraint);
 }

@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { pendingMigrations } from '../db/migrations';
+import type { Database } from '../db/database';
 
 /** What /ready and the start-up log say while migrations are missing. */
 export function describePendingMigrations(count: number): string {
@@ -17,13 +16,13 @@ export class SchemaCheck {
   private upToDate = false;
   private checking: Promise<string[]> | undefined;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: Pick<Database, 'pendingMigrations'>) {}
 
   /** Names of the migrations the database lacks; throws as a query does when the database cannot be reached. */
   async pending(): Promise<string[]> {
     if (this.upToDate) return [];
     // Probes arriving together share one look at the migrations table.
-    this.checking ??= pendingMigrations(this.dataSource).finally(() => {
+    this.checking ??= this.database.pendingMigrations().finally(() => {
       this.checking = undefined;
     });
     const pending = await this.checking;

@@ -1,4 +1,7 @@
-/** Errors services throw; the error handler turns each into the contract's JSON body. */
+/**
+ * The HTTP layer's own errors (405, 413, 415, unreadable bodies, an unknown route); the
+ * error handler turns each into the contract's JSON body. Services throw domain errors (src/errors.ts).
+ */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -12,17 +15,5 @@ export class HttpError extends Error {
 export class NotFoundError extends HttpError {
   constructor(detail = 'Not Found') {
     super(404, detail);
-  }
-}
-
-export class ServiceUnavailableError extends HttpError {
-  constructor(detail = 'Database unavailable') {
-    super(503, detail, { 'Retry-After': '1' });
-  }
-}
-
-export class UnauthorizedError extends HttpError {
-  constructor() {
-    super(401, 'Not authenticated', { 'WWW-Authenticate': 'Bearer' });
   }
 }

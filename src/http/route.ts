@@ -1,6 +1,6 @@
-import type { Express, Request, RequestHandler, Response } from 'express';
-import type { User } from '../users/user.entity';
+import type { Express, Request, RequestHandler } from 'express';
 import { HttpError } from './errors';
+import { Reply, writeResponse } from './reply';
 import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -10,15 +10,15 @@ export type BodyFormat = 'json' | 'form';
 
 const MEDIA_TYPES: Record<BodyFormat, string> = { json: 'application/json', form: 'application/x-www-form-urlencoded' };
 
-/** The authenticated caller: the user as loaded when the token was checked, and the session the token names. */
+/** The authenticated caller: the user and the session its access token names, both checked live. */
 export interface Principal {
-  user: User;
+  userId: string;
   sessionId: string;
 }
 
+/** What a handler is given. It answers by returning its result (a body, or a Reply); `handle()` writes it. */
 export interface RouteContext<B, Q, P> {
   req: Request;
-  res: Response;
   /** Fires when nobody waits for the answer any more (the request timed out, or the client left). */
   abandoned: AbortSignal;
   body: B;
@@ -58,6 +58,7 @@ export interface RouteSpec<A extends boolean = boolean, B = unknown, Q = unknown
   errors?: number[];
   /** False for routes that never touch the database, so they can never answer 503. */
   database?: false;
+  /** Returns the body (sent as JSON with `success.status`; undefined for none), or a Reply. */
   handler(context: RouteContext<B, Q, P> & Authenticated<A>): Promise<unknown> | unknown;
 }
 
@@ -68,12 +69,20 @@ export function defineRoute<A extends boolean, B = undefined, Q = undefined, P =
   return spec as AnyRoute;
 }
 
-export type Authenticator = (req: Request) => Promise<Principal>;
+/** Checks the bearer token of a request (undefined when there is none); throws when it does not authenticate. */
+export type Authenticator = (bearerToken: string | undefined) => Promise<Principal>;
+
+const BEARER = /^Bearer ([^\s]+)$/i;
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(header: string | undefined): string | undefined {
+  return header ? BEARER.exec(header)?.[1] : undefined;
+}
 
 /**
  * Serves the route table: authenticate, validate path, query and body (all failures in one 422),
- * call the handler, send its result with the route's status. Known paths answer other methods
- * with 405 and an `Allow` header, as FastAPI does.
+ * call the handler, write its result (with the route's status, unless a Reply says otherwise).
+ * Known paths answer other methods with 405 and an `Allow` header, as FastAPI does.
  */
 export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Authenticator): void {
   for (const route of routes) app[route.method](route.path, handle(route, authenticate));
@@ -86,7 +95,7 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
     app.use(path, (req, res, next) => {
       if (req.path !== '/') return next();
       if (req.method === 'OPTIONS') {
-        res.set('Allow', allow).status(204).end();
+        writeResponse(res, 204, undefined, { Allow: allow });
         return;
       }
       throw new HttpError(405, 'Method Not Allowed', { Allow: allow });
@@ -97,8 +106,8 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
 function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
   const formats = route.bodyFormats ?? ['json'];
   return async (req, res) => {
-    const principal = route.auth ? await authenticate(req) : undefined;
-    if (principal) res.locals.userId = principal.user.id;
+    const principal = route.auth ? await authenticate(bearerToken(req.headers.authorization)) : undefined;
+    if (principal) res.locals.userId = principal.userId;
     const issues: ValidationIssue[] = [];
     const validate = <T extends object>(cls: Class<T> | undefined, input: unknown, location: Location): T | undefined => {
       if (!cls) return undefined;
@@ -112,19 +121,9 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
     if (issues.length) throw new RequestValidationError(issues);
 
     const abandoned: AbortSignal = res.locals.abandoned ?? new AbortController().signal;
-    const result = await route.handler({ req, res, principal, params, query, body, abandoned });
-    if (res.headersSent) return;
-    // Written directly rather than through res.json: Express's send() also checks freshness and
-    // content types that never apply to these responses, on the hottest path of the service.
-    res.statusCode = route.success.status;
-    if (result === undefined) {
-      res.end();
-      return;
-    }
-    const json = JSON.stringify(result);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(json));
-    res.end(json);
+    const result = await route.handler({ req, principal, params, query, body, abandoned });
+    if (result instanceof Reply) writeResponse(res, result.status ?? route.success.status, result.body, result.headers, result.contentType);
+    else writeResponse(res, route.success.status, result);
   };
 }
 

@@ -1,13 +1,8 @@
 import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import type { PoolStats } from '../db/database';
+import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
-
-interface PgPool {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
 
 /** The route template Express matched (`/api/v1/tasks/:id`), never the raw path, so ids cannot explode the label set. */
 export function routeLabel(req: Request, res: Response): string {
@@ -21,7 +16,8 @@ export class Metrics {
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly duration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(dataSource: DataSource, poolSize: number) {
+  /** `poolStats` reads the database pool's connections (undefined before it is open). */
+  constructor(poolStats: () => PoolStats | undefined, poolSize: number) {
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'http_requests_total',
@@ -36,20 +32,19 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    const pool = () => (dataSource.driver as unknown as { master?: PgPool }).master;
-    const gauge = (name: string, help: string, read: (pool: PgPool) => number) =>
+    const gauge = (name: string, help: string, read: (stats: PoolStats) => number) =>
       new Gauge({
         name,
         help,
         registers: [this.registry],
         collect() {
-          const current = pool();
+          const current = poolStats();
           this.set(current ? read(current) : 0);
         },
       });
-    gauge('db_pool_connections', 'Connections open in the database pool', (p) => p.totalCount);
-    gauge('db_pool_idle_connections', 'Open connections not in use', (p) => p.idleCount);
-    gauge('db_pool_waiting_requests', 'Queries waiting for a connection', (p) => p.waitingCount);
+    gauge('db_pool_connections', 'Connections open in the database pool', (stats) => stats.total);
+    gauge('db_pool_idle_connections', 'Open connections not in use', (stats) => stats.idle);
+    gauge('db_pool_waiting_requests', 'Queries waiting for a connection', (stats) => stats.waiting);
     new Gauge({ name: 'db_pool_max_connections', help: 'Configured pool size (DB_POOL_SIZE)', registers: [this.registry] }).set(poolSize);
   }
 
@@ -69,9 +64,7 @@ export class Metrics {
         auth: false,
         database: false,
         success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' },
-        handler: async ({ res }) => {
-          res.type(this.registry.contentType).send(await this.registry.metrics());
-        },
+        handler: async () => new Reply({ body: await this.registry.metrics(), contentType: this.registry.contentType }),
       }),
     ];
   }

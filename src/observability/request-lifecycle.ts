@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ServiceUnavailable } from '../errors';
 import type { Logger } from '../logger';
 import { routeLabel, type Metrics } from './metrics';
 
@@ -8,12 +9,13 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * What happens around every request, in one middleware with one listener:
  * - its id: the caller's X-Request-Id, or a new one, echoed back;
- * - a deadline: no response after `timeoutMs` → 503; `res.locals.abandoned` (an AbortSignal) then
- *   fires, as it does when the client hangs up, so handlers can stop before writing anything;
+ * - a deadline: no response after `timeoutMs` → 503, answered by `answerError` (the app's error
+ *   handler); `res.locals.abandoned` (an AbortSignal) then fires, as it does when the client hangs
+ *   up, so handlers can stop before writing anything;
  * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
  *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here.
  */
-export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: number): RequestHandler {
+export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: number, answerError: ErrorRequestHandler): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -24,7 +26,8 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
     res.locals.abandoned = abandoned.signal;
     const deadline = setTimeout(() => {
       abandoned.abort();
-      if (!res.headersSent) res.status(503).set('Retry-After', '1').json({ detail: 'Request timed out' });
+      // A response already on its way (a slow download) is not late: it only has to finish.
+      if (!res.headersSent) answerError(new ServiceUnavailable('Request timed out'), req, res, () => {});
     }, timeoutMs);
     // 'close' follows 'finish' for a completed response, and also comes alone when the client hangs up.
     res.once('close', () => {

@@ -46,4 +46,14 @@ export class Task {
 
   @DeleteDateColumn({ name: 'deleted_at', comment: 'Set when the task is moved to the trash; NULL for live tasks.', type: 'timestamptz' })
   deletedAt: Date | null;
+
+  /**
+   * Not a column: the task's version, `updated_at` in microseconds since the epoch, exact, as text
+   * (it exceeds 2^53). What the ETag says and If-Match is checked against. The repository's
+   * statements set it; TypeORM's own find* do not, so the type says when it is there: VersionedTask.
+   */
+  version?: string;
 }
+
+/** A task as the repository's statements return it: with its version. */
+export type VersionedTask = Task & { version: string };

@@ -2,6 +2,8 @@ import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
 import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
+import type { VersionedTask } from './task.entity';
+import type { TaskPageResult } from './tasks.repository';
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -134,4 +136,28 @@ export class TaskPage {
   @IsInt()
   @Min(0)
   count: number;
+}
+
+/* The one place where tasks become what the API sends. */
+
+export function toTaskPublic(task: VersionedTask): TaskPublic {
+  return {
+    id: task.id,
+    user_id: task.userId,
+    title: task.title,
+    description: task.description,
+    completed: task.completed,
+    due_date: task.dueDate ? task.dueDate.toISOString() : null,
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
+  };
+}
+
+export function toTaskPage({ tasks, count }: TaskPageResult): TaskPage {
+  return { data: tasks.map(toTaskPublic), count };
+}
+
+/** The ETag of a task: its version, as a strong tag. */
+export function etagOf(task: VersionedTask): string {
+  return `"${task.version}"`;
 }

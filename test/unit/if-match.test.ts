@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { parseIfMatch } from '../../src/tasks/tasks.service';
+import { parseIfMatch } from '../../src/http/preconditions';
 
 /** One entity tag in an If-Match list, and the version it names if it is one of ours (strong, 1-18 digits). */
 const digits = (minLength: number, maxLength: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength, maxLength });

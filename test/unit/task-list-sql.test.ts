@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { listTasksSql, trashSql, type Sql } from '../../src/tasks/task-queries';
+import { listTasksSql, trashSql, type Sql } from '../../src/tasks/tasks.repository';
 import { ListTasksQuery, PageQuery, SORT_KEYS } from '../../src/tasks/tasks.dto';
 import { everyListQuery, type ListFilterValues } from '../support/task-list-queries';
 

@@ -1,11 +1,8 @@
-import type { DataSource } from 'typeorm';
-import { ServiceUnavailableError } from '../http/errors';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { HealthStatus, ReadinessStatus } from './health.dto';
-import { describePendingMigrations, SchemaCheck } from './schema-check';
+import type { HealthService } from './health.service';
 
-export function healthRoutes(dataSource: DataSource): AnyRoute[] {
-  const schema = new SchemaCheck(dataSource);
+export function healthRoutes(health: HealthService): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -26,14 +23,7 @@ export function healthRoutes(dataSource: DataSource): AnyRoute[] {
       success: { status: 200, description: 'Ready', schema: ReadinessStatus },
       errors: [503],
       handler: async () => {
-        let pending: string[];
-        try {
-          await dataSource.query('SELECT 1');
-          pending = await schema.pending();
-        } catch {
-          throw new ServiceUnavailableError();
-        }
-        if (pending.length) throw new ServiceUnavailableError(describePendingMigrations(pending.length));
+        await health.ready();
         return { status: 'ok', database: 'ok' };
       },
     }),

@@ -22,7 +22,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       summary: 'The current user',
       auth: true,
       success: { status: 200, description: 'The current user', schema: UserPublic },
-      handler: ({ principal }) => toUserPublic(principal.user),
+      handler: async ({ principal }) => toUserPublic(await users.current(principal.userId)),
     }),
     defineRoute({
       method: 'patch',
@@ -33,7 +33,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       body: UpdateMeRequest,
       success: { status: 200, description: 'The updated user', schema: UserPublic },
       errors: [409],
-      handler: async ({ principal, body }) => toUserPublic(await users.updateMe(principal.user, body)),
+      handler: async ({ principal, body }) => toUserPublic(await users.updateMe(principal.userId, body)),
     }),
     defineRoute({
       method: 'delete',
@@ -42,7 +42,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       summary: 'Delete the account: the user and their tasks are soft-deleted, every session revoked',
       auth: true,
       success: { status: 204, description: 'Deleted' },
-      handler: ({ principal }) => users.deleteMe(principal.user),
+      handler: ({ principal }) => users.deleteMe(principal.userId),
     }),
     defineRoute({
       method: 'patch',
@@ -54,9 +54,25 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       success: { status: 200, description: 'Password changed', schema: Message },
       errors: [400],
       handler: async ({ principal, body, abandoned }) => {
-        await users.changePassword(principal, body, abandoned);
+        await users.changePassword(principal.userId, principal.sessionId, body, abandoned);
         return { message: 'Password updated successfully' };
       },
     }),
   ];
+}
+
+/**
+ * `/login/test-token` (tag `login`): it answers the current user, a UserPublic, so it is defined
+ * here with the users' DTOs rather than in auth.routes.ts; the app places it among the login routes.
+ */
+export function testTokenRoute(users: UsersService): AnyRoute {
+  return defineRoute({
+    method: 'post',
+    path: '/api/v1/login/test-token',
+    tag: 'login',
+    summary: 'Check an access token',
+    auth: true,
+    success: { status: 200, description: 'The user the token belongs to', schema: UserPublic },
+    handler: async ({ principal }) => toUserPublic(await users.current(principal.userId)),
+  });
 }

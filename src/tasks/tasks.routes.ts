@@ -1,13 +1,14 @@
-import type { Response } from 'express';
+import { parseIfMatch } from '../http/preconditions';
+import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
-import { ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate } from './tasks.dto';
-import { etagOf, parseIfMatch, toTaskPublic, type TaskRow, type TasksService } from './tasks.service';
+import type { VersionedTask } from './task.entity';
+import { etagOf, ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate, toTaskPage, toTaskPublic } from './tasks.dto';
+import type { TasksService } from './tasks.service';
 
 const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
 
-function withEtag(res: Response, row: TaskRow): TaskPublic {
-  res.set('ETag', etagOf(row));
-  return toTaskPublic(row);
+function withEtag(task: VersionedTask): Reply {
+  return new Reply({ body: toTaskPublic(task), headers: { ETag: etagOf(task) } });
 }
 
 /** Order matters: `/tasks/trash` must be matched before `/tasks/:id`. */
@@ -21,7 +22,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       query: ListTasksQuery,
       success: { status: 200, description: 'A page of tasks and the count of all that match', schema: TaskPage },
-      handler: ({ principal, query }) => tasks.list(principal.user.id, query),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal.userId, query)),
     }),
     defineRoute({
       method: 'post',
@@ -31,10 +32,9 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       body: TaskCreate,
       success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
-      handler: async ({ principal, body, res }) => {
-        const row = await tasks.create(principal.user.id, body);
-        res.location(`/api/v1/tasks/${row.id}`);
-        return withEtag(res, row);
+      handler: async ({ principal, body }) => {
+        const task = await tasks.create(principal.userId, body);
+        return new Reply({ body: toTaskPublic(task), headers: { Location: `/api/v1/tasks/${task.id}`, ETag: etagOf(task) } });
       },
     }),
     defineRoute({
@@ -45,7 +45,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       query: PageQuery,
       success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage },
-      handler: ({ principal, query }) => tasks.trash(principal.user.id, query),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.trash(principal.userId, query)),
     }),
     defineRoute({
       method: 'get',
@@ -56,7 +56,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params, res }) => withEtag(res, await tasks.get(principal.user.id, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.get(principal.userId, params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -68,8 +68,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskUpdate,
       success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req, res }) =>
-        withEtag(res, await tasks.update(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'put',
@@ -81,8 +80,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req, res }) =>
-        withEtag(res, await tasks.replace(principal.user.id, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'delete',
@@ -93,7 +91,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 204, description: 'In the trash' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.softDelete(principal.user.id, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.softDelete(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
     }),
     defineRoute({
       method: 'post',
@@ -104,7 +102,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The restored task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params, res }) => withEtag(res, await tasks.restore(principal.user.id, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal.userId, params.id)),
     }),
     defineRoute({
       method: 'delete',
@@ -115,7 +113,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 204, description: 'Deleted for good' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.deletePermanently(principal.user.id, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.deletePermanently(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
     }),
   ];
 }

@@ -1,9 +1,9 @@
 import { defineRoute, type AnyRoute } from '../http/route';
-import { toUserPublic, UserPublic } from '../users/users.dto';
 import { LoginRequest, RefreshRequest, Token } from './auth.dto';
 import type { AuthService } from './auth.service';
 
-export function authRoutes(auth: AuthService): AnyRoute[] {
+/** Logging in and refreshing. (`/login/test-token` answers the current user, so users.routes.ts defines it.) */
+export function loginRoutes(auth: AuthService): AnyRoute[] {
   return [
     defineRoute({
       method: 'post',
@@ -28,23 +28,17 @@ export function authRoutes(auth: AuthService): AnyRoute[] {
       errors: [401],
       handler: ({ body }) => auth.refresh(body.refresh_token),
     }),
-    defineRoute({
-      method: 'post',
-      path: '/api/v1/login/test-token',
-      tag: 'login',
-      summary: 'Check an access token',
-      auth: true,
-      success: { status: 200, description: 'The user the token belongs to', schema: UserPublic },
-      handler: ({ principal }) => toUserPublic(principal.user),
-    }),
-    defineRoute({
-      method: 'post',
-      path: '/api/v1/logout',
-      tag: 'login',
-      summary: "End the caller's session: its access and refresh tokens stop working at once",
-      auth: true,
-      success: { status: 204, description: 'Logged out' },
-      handler: ({ principal }) => auth.logout(principal),
-    }),
   ];
+}
+
+export function logoutRoute(auth: AuthService): AnyRoute {
+  return defineRoute({
+    method: 'post',
+    path: '/api/v1/logout',
+    tag: 'login',
+    summary: "End the caller's session: its access and refresh tokens stop working at once",
+    auth: true,
+    success: { status: 204, description: 'Logged out' },
+    handler: ({ principal }) => auth.logout(principal.sessionId),
+  });
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 // Only the folder of its assets: the package's main module would load the whole 1.5 MB UI bundle.
 import swaggerUiAssets from 'swagger-ui-dist/absolute-path.js';
+import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
 
 /**
@@ -67,9 +68,7 @@ export function docsRoutes(document: () => object): AnyRoute[] {
       auth: false,
       database: false,
       success: { status: 200, description: 'An HTML page', contentType: 'text/html' },
-      handler: ({ res }) => {
-        res.set('Content-Security-Policy', CONTENT_SECURITY_POLICY).type('html').send(PAGE);
-      },
+      handler: () => new Reply({ body: PAGE, headers: { 'Content-Security-Policy': CONTENT_SECURITY_POLICY }, contentType: 'text/html; charset=utf-8' }),
     }),
   ];
 }

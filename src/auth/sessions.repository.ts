@@ -1,0 +1,95 @@
+import { IsNull, Not } from 'typeorm';
+import { statement, type Database } from '../db/database';
+import { Session, type RevokedReason } from './session.entity';
+
+/*
+ * All SQL of the sessions (and of their rotated refresh tokens).
+ *
+ * Authentication runs on every authenticated request, and rotation on every refresh: those
+ * statements are written by hand and prepared (see Database.rows). Revocation (logout, password
+ * change, account deletion) uses TypeORM's Repository API.
+ *
+ * Sessions are never soft-deleted: a session counts while revoked_at is NULL and expires_at is
+ * ahead, which every statement here spells out. Users are soft-deleted: the hand-written
+ * statements that join them say `u.deleted_at IS NULL` themselves.
+ */
+
+/** The caller an access token names, once its session and user are checked: what a request's principal is made of. */
+export interface SessionOwner {
+  userId: string;
+  sessionId: string;
+}
+
+export const SESSION_SQL = {
+  /**
+   * The session the token names ($1), live and unexpired, and its user ($2), live and active: one
+   * query on two primary keys, returning only the ids (nothing else of the user is needed per request).
+   */
+  authenticate: statement(`SELECT s.user_id AS "userId", s.id AS "sessionId"
+  FROM sessions s INNER JOIN users u ON u.id = s.user_id
+ WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL`),
+
+  start: statement('INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id'),
+
+  /**
+   * Rotation, one atomic statement: replace the current secret's hash ($2) with the new one ($3) if
+   * the session is live and its user too, and remember the replaced hash for replay detection. A
+   * concurrent refresh with the same token waits for the row lock, then no longer matches.
+   */
+  rotate: statement(`WITH rotated AS (
+       UPDATE sessions AS s SET refresh_token_hash = $3, expires_at = now() + make_interval(secs => $4)
+         FROM users AS u
+        WHERE s.id = $1 AND s.refresh_token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+          AND u.id = s.user_id AND u.deleted_at IS NULL AND u.is_active
+        RETURNING s.id, s.user_id),
+     remembered AS (
+       INSERT INTO rotated_refresh_tokens (session_id, refresh_token_hash) SELECT id, $2 FROM rotated)
+SELECT user_id AS "userId" FROM rotated`),
+
+  /** A replay: the presented hash ($2) is one the session ($1) rotated away. Only then is the session revoked. */
+  revokeReplayed: statement(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_token_reuse'
+ WHERE id = $1 AND revoked_at IS NULL
+   AND EXISTS (SELECT 1 FROM rotated_refresh_tokens r WHERE r.session_id = $1 AND r.refresh_token_hash = $2)
+ RETURNING user_id AS "userId"`),
+} as const;
+
+/** The sessions' custom repository (TypeORM's Repository<Session>, extended); created once, by the app. */
+export function createSessionsRepository(database: Database) {
+  return database.repository(Session).extend({
+    /** The session and its user, if the session is live and unexpired and the user live and active. */
+    async findOwner(sessionId: string, userId: string): Promise<SessionOwner | undefined> {
+      const [owner] = await database.rows<SessionOwner>(this.manager, SESSION_SQL.authenticate, [sessionId, userId]);
+      return owner;
+    },
+
+    /** A new session; returns its id. */
+    async start(userId: string, refreshTokenHash: string, ttlSeconds: number): Promise<string> {
+      const [{ id }] = await database.rows<{ id: string }>(this.manager, SESSION_SQL.start, [userId, refreshTokenHash, ttlSeconds]);
+      return id;
+    },
+
+    /** Replaces the current refresh-token hash; returns the session's user, or undefined when the token is not the current one of a live session. */
+    async rotate(sessionId: string, presentedHash: string, newHash: string, ttlSeconds: number): Promise<string | undefined> {
+      const [rotated] = await database.rows<{ userId: string }>(this.manager, SESSION_SQL.rotate, [sessionId, presentedHash, newHash, ttlSeconds]);
+      return rotated?.userId;
+    },
+
+    /** Revokes the session if `presentedHash` is one it rotated away; returns its user then. */
+    async revokeIfReplayed(sessionId: string, presentedHash: string): Promise<string | undefined> {
+      const [revoked] = await database.rows<{ userId: string }>(this.manager, SESSION_SQL.revokeReplayed, [sessionId, presentedHash]);
+      return revoked?.userId;
+    },
+
+    async revokeOne(sessionId: string, reason: RevokedReason): Promise<void> {
+      await this.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: () => 'now()', revokedReason: reason });
+    },
+
+    /** Revokes every live session of a user, except one if given. */
+    async revokeAllOf(userId: string, reason: RevokedReason, options: { except?: string } = {}): Promise<void> {
+      const which = options.except === undefined ? { userId, revokedAt: IsNull() } : { userId, revokedAt: IsNull(), id: Not(options.except) };
+      await this.update(which, { revokedAt: () => 'now()', revokedReason: reason });
+    },
+  });
+}
+
+export type SessionsRepository = ReturnType<typeof createSessionsRepository>;

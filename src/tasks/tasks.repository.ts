@@ -1,0 +1,239 @@
+import { IsNull, type EntityManager } from 'typeorm';
+import { selectList, statement, type Database, type Statement } from '../db/database';
+import { Task, type VersionedTask } from './task.entity';
+import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from './tasks.dto';
+
+/*
+ * All SQL of the tasks, and their data rules. Every statement filters on the caller's user_id, so
+ * another user's task looks exactly like a missing one.
+ *
+ * The task routes are the hot path: their statements are written by hand and prepared (see
+ * Database.rows), and return Task entities with their version (VersionedTask). The cold path
+ * (trashing an account's tasks) uses TypeORM's Repository API.
+ *
+ * Soft delete: TypeORM's find* and softDelete see live tasks only, implicitly (@DeleteDateColumn).
+ * The hand-written statements say which tasks they see, with LIVE or TRASHED below, and the method
+ * names say it too: …Live, …Trashed, …Any.
+ */
+
+/** A parameterised statement: the text never contains user input. */
+export interface Sql {
+  text: string;
+  values: unknown[];
+}
+
+/** The version the ETag is made of: updated_at in microseconds since the epoch, exact. */
+const VERSION = '(extract(epoch FROM updated_at) * 1000000)::bigint';
+
+/** Every column of the entity, keyed by its property names, and the version (as text: it exceeds 2^53). */
+export const TASK_COLUMNS = `${selectList(Task)}, ${VERSION}::text AS "version"`;
+
+/** The ownership rule: the task ($1) of the caller ($2). */
+const OWNED = 'id = $1 AND user_id = $2';
+const LIVE = 'deleted_at IS NULL';
+const TRASHED = 'deleted_at IS NOT NULL';
+
+/** The If-Match condition: parameter $n holds the versions it accepts, or NULL when there is no condition. */
+const VERSION_IN = (n: number) => `($${n}::bigint[] IS NULL OR ${VERSION} = ANY($${n}::bigint[]))`;
+
+/**
+ * The statements of the task routes (PATCH's are below), each one constant text: one prepared
+ * statement per pooled connection. A conditional write carries its If-Match check in its WHERE
+ * clause, as a parameter, so check and write are one atomic statement.
+ */
+export const TASK_SQL = {
+  create: statement(`INSERT INTO tasks (user_id, title, description, completed, due_date) VALUES ($1, $2, $3, $4, $5) RETURNING ${TASK_COLUMNS}`),
+  findLive: statement(`SELECT ${TASK_COLUMNS} FROM tasks WHERE ${OWNED} AND ${LIVE}`),
+  findLiveIfVersion: statement(`SELECT ${TASK_COLUMNS} FROM tasks WHERE ${OWNED} AND ${LIVE} AND ${VERSION_IN(3)}`),
+  replaceLive: statement(
+    `UPDATE tasks SET title = $3, description = $4, completed = $5, due_date = $6 WHERE ${OWNED} AND ${LIVE} AND ${VERSION_IN(7)} RETURNING ${TASK_COLUMNS}`,
+  ),
+  trashLive: statement(`UPDATE tasks SET deleted_at = now() WHERE ${OWNED} AND ${LIVE} AND ${VERSION_IN(3)} RETURNING id`),
+  restoreTrashed: statement(`UPDATE tasks SET deleted_at = NULL WHERE ${OWNED} AND ${TRASHED} RETURNING ${TASK_COLUMNS}`),
+  deleteAny: statement(`DELETE FROM tasks WHERE ${OWNED} AND ${VERSION_IN(3)} RETURNING id`),
+  existsLive: statement(`SELECT 1 FROM tasks WHERE ${OWNED} AND ${LIVE}`),
+  existsAny: statement(`SELECT 1 FROM tasks WHERE ${OWNED}`),
+} as const;
+
+/**
+ * ORDER BY for each sort key, always ending with `id` in the same direction, so that rows with equal
+ * keys have a fixed order and pages never repeat or skip one. Each matches a partial index
+ * `(user_id, <key>, id) WHERE deleted_at IS NULL`, read forwards or backwards; `due_date` keeps
+ * PostgreSQL's NULL placement (last ascending, first descending), as SQLAlchemy's `order_by` does.
+ */
+const ORDER_BY: Record<SortKey, string> = {
+  created_at: 'created_at ASC, id ASC',
+  '-created_at': 'created_at DESC, id DESC',
+  updated_at: 'updated_at ASC, id ASC',
+  '-updated_at': 'updated_at DESC, id DESC',
+  due_date: 'due_date ASC NULLS LAST, id ASC',
+  '-due_date': 'due_date DESC NULLS FIRST, id DESC',
+  title: 'title ASC, id ASC',
+  '-title': 'title DESC, id DESC',
+};
+
+/** The same expression as the GIN index idx_tasks_search, so the planner can use it. */
+const SEARCH_DOCUMENT = "to_tsvector('english'::regconfig, (title::text || ' '::text) || coalesce(description, ''::text))";
+
+/**
+ * The page and the count of one list request, with the same WHERE, so `count` always describes
+ * `data`; without filters the count is the user's live-task counter (user_task_counts), which the
+ * triggers on tasks keep equal to that WHERE's count.
+ */
+export function listTasksSql(userId: string, query: ListTasksQuery): { page: Sql; count: Sql } {
+  const values: unknown[] = [userId];
+  const where = ['user_id = $1', LIVE];
+  const parameter = (value: unknown) => `$${values.push(value)}`;
+  if (query.completed !== undefined) where.push(`completed = ${parameter(query.completed)}`);
+  if (query.due_before !== undefined) where.push(`due_date < ${parameter(query.due_before)}::timestamptz`);
+  if (query.due_after !== undefined) where.push(`due_date > ${parameter(query.due_after)}::timestamptz`);
+  const search = query.q?.trim();
+  if (search) where.push(`${SEARCH_DOCUMENT} @@ plainto_tsquery('english'::regconfig, ${parameter(search)})`);
+  const filter = where.join(' AND ');
+  const unfiltered = values.length === 1;
+  return {
+    count: unfiltered
+      ? { text: 'SELECT coalesce((SELECT live_tasks FROM user_task_counts WHERE user_id = $1), 0) AS count', values: [userId] }
+      : { text: `SELECT count(*)::int AS count FROM tasks WHERE ${filter}`, values: [...values] },
+    page: {
+      text: `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${filter} ORDER BY ${ORDER_BY[query.sort]} LIMIT ${parameter(query.limit)} OFFSET ${parameter(query.skip)}`,
+      values,
+    },
+  };
+}
+
+/** The trash: the caller's soft-deleted tasks, most recently deleted first. */
+export function trashSql(userId: string, query: PageQuery): { page: Sql; count: Sql } {
+  const filter = `user_id = $1 AND ${TRASHED}`;
+  return {
+    count: { text: `SELECT count(*)::int AS count FROM tasks WHERE ${filter}`, values: [userId] },
+    page: {
+      text: `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${filter} ORDER BY deleted_at DESC, id DESC LIMIT $2 OFFSET $3`,
+      values: [userId, query.limit, query.skip],
+    },
+  };
+}
+
+/**
+ * The versions a conditional write accepts (from If-Match); undefined when it puts no condition. An
+ * empty list matches nothing.
+ */
+export type ExpectedVersions = readonly string[] | undefined;
+
+/** The fields a PATCH may change; their names are the columns'. */
+const PATCHABLE = ['title', 'description', 'completed', 'due_date'] as const;
+
+/**
+ * PATCH: one constant statement per combination of fields sent, each naming only those fields in
+ * its SET list, built here once. (One statement for every combination, `title = coalesce($3,
+ * title)` and so on, names every column: PostgreSQL then counts them all as changed when it
+ * maintains the indexes, and under a PATCH load the indexes grew about a tenth more.)
+ */
+const UPDATE_LIVE: Statement[] = [];
+for (let sent = 1; sent < 1 << PATCHABLE.length; sent += 1) {
+  const fields = PATCHABLE.filter((_field, bit) => sent & (1 << bit));
+  const assignments = fields.map((field, index) => `${field} = $${index + 3}`).join(', ');
+  UPDATE_LIVE[sent] = statement(`UPDATE tasks SET ${assignments} WHERE ${OWNED} AND ${LIVE} AND ${VERSION_IN(fields.length + 3)} RETURNING ${TASK_COLUMNS}`);
+}
+
+/** The PATCH statement for the fields `changes` sends (undefined is "not sent") and its parameters; undefined when none is sent. */
+export function updateLiveSql(userId: string, id: string, changes: TaskUpdate, versions: ExpectedVersions): { statement: Statement; values: unknown[] } | undefined {
+  let sent = 0;
+  const values: unknown[] = [id, userId];
+  for (let bit = 0; bit < PATCHABLE.length; bit += 1) {
+    const value = changes[PATCHABLE[bit]];
+    if (value === undefined) continue;
+    sent |= 1 << bit;
+    values.push(value);
+  }
+  if (sent === 0) return undefined;
+  values.push(versions ?? null);
+  return { statement: UPDATE_LIVE[sent], values };
+}
+
+/** A page of tasks and the count of all that match. */
+export interface TaskPageResult {
+  tasks: VersionedTask[];
+  count: number;
+}
+
+/** The tasks' custom repository (TypeORM's Repository<Task>, extended); created once, by the app. */
+export function createTasksRepository(database: Database) {
+  return database.repository(Task).extend({
+    async listLive(userId: string, query: ListTasksQuery): Promise<TaskPageResult> {
+      return page(this.manager, listTasksSql(userId, query));
+    },
+
+    async listTrashed(userId: string, query: PageQuery): Promise<TaskPageResult> {
+      return page(this.manager, trashSql(userId, query));
+    },
+
+    async add(userId: string, task: TaskCreate): Promise<VersionedTask> {
+      const [created] = await database.rows(this.manager, TASK_SQL.create, [userId, task.title, task.description, task.completed, task.due_date], Task);
+      return created as VersionedTask;
+    },
+
+    async findLive(userId: string, id: string): Promise<VersionedTask | undefined> {
+      const [task] = await database.rows(this.manager, TASK_SQL.findLive, [id, userId], Task);
+      return task as VersionedTask | undefined;
+    },
+
+    /** PATCH. Undefined fields keep their values; with none to change nothing is written (the version does not move): a conditional read. */
+    async updateLive(userId: string, id: string, changes: TaskUpdate, versions: ExpectedVersions): Promise<VersionedTask | undefined> {
+      const update = updateLiveSql(userId, id, changes, versions);
+      const [task] = update
+        ? await database.rows(this.manager, update.statement, update.values, Task)
+        : await database.rows(this.manager, TASK_SQL.findLiveIfVersion, [id, userId, versions ?? null], Task);
+      return task as VersionedTask | undefined;
+    },
+
+    /** PUT: every field, as given. */
+    async replaceLive(userId: string, id: string, task: TaskCreate, versions: ExpectedVersions): Promise<VersionedTask | undefined> {
+      const [replaced] = await database.rows(
+        this.manager,
+        TASK_SQL.replaceLive,
+        [id, userId, task.title, task.description, task.completed, task.due_date, versions ?? null],
+        Task,
+      );
+      return replaced as VersionedTask | undefined;
+    },
+
+    /** Moves a live task to the trash; false when no live task of the caller matched (or its version did not). */
+    async trashLive(userId: string, id: string, versions: ExpectedVersions): Promise<boolean> {
+      return (await database.rows(this.manager, TASK_SQL.trashLive, [id, userId, versions ?? null])).length > 0;
+    },
+
+    async restoreTrashed(userId: string, id: string): Promise<VersionedTask | undefined> {
+      const [task] = await database.rows(this.manager, TASK_SQL.restoreTrashed, [id, userId], Task);
+      return task as VersionedTask | undefined;
+    },
+
+    /** Deletes a task for good, live or trashed; false when none of the caller's matched (or its version did not). */
+    async deleteAny(userId: string, id: string, versions: ExpectedVersions): Promise<boolean> {
+      return (await database.rows(this.manager, TASK_SQL.deleteAny, [id, userId, versions ?? null])).length > 0;
+    },
+
+    async existsLive(userId: string, id: string): Promise<boolean> {
+      return (await database.rows(this.manager, TASK_SQL.existsLive, [id, userId])).length > 0;
+    },
+
+    async existsAny(userId: string, id: string): Promise<boolean> {
+      return (await database.rows(this.manager, TASK_SQL.existsAny, [id, userId])).length > 0;
+    },
+
+    /** Moves every live task of a user to the trash (account deletion); TypeORM's softDelete. */
+    async trashAllOf(userId: string): Promise<void> {
+      await this.softDelete({ userId, deletedAt: IsNull() });
+    },
+  });
+
+  async function page(manager: EntityManager, { page, count }: { page: Sql; count: Sql }): Promise<TaskPageResult> {
+    const [tasks, [{ count: total }]] = await Promise.all([
+      database.rows(manager, statement(page.text), page.values, Task),
+      database.rows<{ count: number }>(manager, statement(count.text), count.values),
+    ]);
+    return { tasks: tasks as VersionedTask[], count: total };
+  }
+}
+
+export type TasksRepository = ReturnType<typeof createTasksRepository>;
