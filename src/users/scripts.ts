@@ -3,6 +3,8 @@
  * names, without Common and Inherited: those are shared by all scripts (digits, punctuation,
  * combining accents) and never make a text mixed.
  */
+// A list of names, wrapped by hand to stay readable.
+// prettier-ignore
 const SCRIPTS = [
   'Adlam', 'Ahom', 'Anatolian_Hieroglyphs', 'Arabic', 'Armenian', 'Avestan', 'Balinese', 'Bamum',
   'Bassa_Vah', 'Batak', 'Bengali', 'Bhaiksuki', 'Bopomofo', 'Brahmi', 'Braille', 'Buginese', 'Buhid',
