@@ -60,7 +60,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       q: param('q'),
     };
     const { page, count } = listTasksSql(userId, query);
-    const [tasks, total] = await Promise.all([run<VersionedTask>(statement(page.text), page.values), run<{ count: number }>(statement(count.text), count.values)]);
+    const [tasks, total] = await Promise.all([
+      run<VersionedTask>(statement(page.text), page.values),
+      run<{ count: number }>(statement(count.text), count.values),
+    ]);
     return send(res, 200, { data: tasks.rows.map(toTaskPublic), count: total.rows[0].count });
   }
   if (url.pathname === '/api/v1/tasks' && req.method === 'POST') {

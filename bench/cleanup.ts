@@ -33,7 +33,7 @@ export class Cleanup {
   async run(): Promise<void> {
     this.aborter.abort();
     this.unwinding ??= this.unwind();
-    for (let current: Promise<void> | undefined; current !== this.unwinding; ) {
+    for (let current: Promise<void> | undefined; current !== this.unwinding;) {
       current = this.unwinding;
       await current;
     }

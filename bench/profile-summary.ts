@@ -27,12 +27,14 @@ profile.samples.forEach((id, index) => {
 });
 const byPackage = new Map<string, number>();
 for (const [key, time] of selfTime) {
-  const name = /~\/((@[^/]+\/)?[^/:]+)/.exec(key)?.[1] ?? (key.includes('dist/') ? '(this project)' : key.includes('node:') ? '(node core)' : key.split(' ')[0]);
+  const name =
+    /~\/((@[^/]+\/)?[^/:]+)/.exec(key)?.[1] ?? (key.includes('dist/') ? '(this project)' : key.includes('node:') ? '(node core)' : key.split(' ')[0]);
   byPackage.set(name, (byPackage.get(name) ?? 0) + time);
 }
 const show = (title: string, entries: Map<string, number>, count: number) => {
   console.log(`\n${title}`);
-  for (const [name, time] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, count)) console.log(`${((100 * time) / total).toFixed(1).padStart(6)}%  ${name}`);
+  for (const [name, time] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, count))
+    console.log(`${((100 * time) / total).toFixed(1).padStart(6)}%  ${name}`);
 };
 show('Self time by package', byPackage, 20);
 show('Self time by function', selfTime, 30);

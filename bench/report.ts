@@ -148,7 +148,10 @@ function header(report: BenchReport): string[] {
     '',
     `${report.date} · ${report.machine}`,
     '',
-    ...report.services.map(({ label, revision }) => `- **${label}**: ${revision.source}, \`${revision.describe}\`${revision.commit ? ` (${revision.commit}): ${revision.subject}` : ''}`),
+    ...report.services.map(
+      ({ label, revision }) =>
+        `- **${label}**: ${revision.source}, \`${revision.describe}\`${revision.commit ? ` (${revision.commit}): ${revision.subject}` : ''}`,
+    ),
     '',
     `${report.seeded.toLocaleString('en')} tasks (100 users × 1,000, one user with 10,000, one with 100,000). ` +
       `Each scenario: a 2 s warm-up of each server, then ${report.rounds} round${report.rounds === 1 ? '' : 's'} in which ${servers} take turns in mirrored pairs of rounds (one order, then its reverse), ` +
@@ -164,7 +167,9 @@ function header(report: BenchReport): string[] {
 function scenarioTable(summary: ScenarioSummary[]): string[] {
   return summary.flatMap((scenario) =>
     scenario.servers.map((server, index) => {
-      const ratios = server.toBaseline ? `**${fixed(server.toBaseline.rps.median)}** (${fixed(server.toBaseline.rps.min)}–${fixed(server.toBaseline.rps.max)}) | ${fixed(server.toBaseline.p99)}` : ' | ';
+      const ratios = server.toBaseline
+        ? `**${fixed(server.toBaseline.rps.median)}** (${fixed(server.toBaseline.rps.min)}–${fixed(server.toBaseline.rps.max)}) | ${fixed(server.toBaseline.p99)}`
+        : ' | ';
       return `| ${index === 0 ? scenario.name : ''} | ${server.label} | ${fixed(server.rps, 0)} | ${fixed(server.p50, 1)} | ${fixed(server.p99, 1)} | ${server.errors} | ${server.non2xx} | ${ratios} |`;
     }),
   );
@@ -187,7 +192,9 @@ function newAgainstOld(summary: ScenarioSummary[]): string[] {
       return `| ${name} | **${fixed(rps.median)}** (${fixed(rps.min)}–${fixed(rps.max)}) | ${fixed(p99)} | ${noise === undefined ? '—' : fixed(noise)} | ${flagged ? '❌' : '✅'} new ${change} |`;
     }),
     '',
-    slower.length ? `New is more than ${AB_TOLERANCE * 100} % slower than old in: ${slower.join('; ')}.` : `New is within ${AB_TOLERANCE * 100} % of old or faster in every scenario.`,
+    slower.length
+      ? `New is more than ${AB_TOLERANCE * 100} % slower than old in: ${slower.join('; ')}.`
+      : `New is within ${AB_TOLERANCE * 100} % of old or faster in every scenario.`,
     ...(noisy.length
       ? [
           '',

@@ -9,7 +9,9 @@ const WARM_UP_SECONDS = 2;
 
 /** Warm-up of each server, then rounds in which they take turns (see turnOrder). */
 export async function runRounds(scenario: LoadScenario, servers: Server[], options: BenchOptions, log: (message: string) => void): Promise<ScenarioResult> {
-  log(`${scenario.name}: warm-up, then ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${servers.map((server) => server.label).join(', ')}, ${options.durationSeconds} s each`);
+  log(
+    `${scenario.name}: warm-up, then ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${servers.map((server) => server.label).join(', ')}, ${options.durationSeconds} s each`,
+  );
   for (const server of servers) await measure(server.port, scenario.requests, { connections: options.connections, durationSeconds: WARM_UP_SECONDS });
   const rounds: Round[] = [];
   for (let round = 0; round < options.rounds; round += 1) {

@@ -184,9 +184,16 @@ async function measureAll(options: BenchOptions, data: BenchData, services: Serv
   let login: LoginResult[] = [];
   if (options.parts.has('login')) {
     log('login: throughput at bcrypt cost 12, and get-by-id p99 with and without a login flood');
-    login = await eachService(services, (service) => measureLogin(service.port, loginRequest(data.caller.username, PASSWORD), requests.get, options.durationSeconds));
+    login = await eachService(services, (service) =>
+      measureLogin(service.port, loginRequest(data.caller.username, PASSWORD), requests.get, options.durationSeconds),
+    );
   }
-  const serviceResults = services.map((service, index) => ({ label: service.label, scaling: scaling[index], login: login[index], rssMb: peakRssMb(service.pid) }));
+  const serviceResults = services.map((service, index) => ({
+    label: service.label,
+    scaling: scaling[index],
+    login: login[index],
+    rssMb: peakRssMb(service.pid),
+  }));
   return { results, serviceResults };
 }
 

@@ -49,12 +49,8 @@ export class InitialSchema1795459387000 implements MigrationInterface {
           RETURN NEW;
       END;
       $$ LANGUAGE plpgsql`);
-    await queryRunner.query(
-      'CREATE TRIGGER update_users_updated_at BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()',
-    );
-    await queryRunner.query(
-      'CREATE TRIGGER update_tasks_updated_at BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()',
-    );
+    await queryRunner.query('CREATE TRIGGER update_users_updated_at BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()');
+    await queryRunner.query('CREATE TRIGGER update_tasks_updated_at BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()');
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

@@ -23,9 +23,7 @@ export class CreateSessions1795460502000 implements MigrationInterface {
         CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
       )`);
     await queryRunner.query('CREATE INDEX idx_sessions_user_id ON sessions (user_id)');
-    await queryRunner.query(
-      'CREATE TRIGGER update_sessions_updated_at BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()',
-    );
+    await queryRunner.query('CREATE TRIGGER update_sessions_updated_at BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()');
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

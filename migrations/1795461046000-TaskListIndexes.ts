@@ -10,9 +10,7 @@ export class TaskListIndexes1795461046000 implements MigrationInterface {
   name = 'TaskListIndexes1795461046000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(
-      'CREATE INDEX idx_tasks_user_created_at ON tasks (user_id, created_at, id) INCLUDE (completed, due_date) WHERE deleted_at IS NULL',
-    );
+    await queryRunner.query('CREATE INDEX idx_tasks_user_created_at ON tasks (user_id, created_at, id) INCLUDE (completed, due_date) WHERE deleted_at IS NULL');
     await queryRunner.query('CREATE INDEX idx_tasks_user_updated_at ON tasks (user_id, updated_at, id) WHERE deleted_at IS NULL');
     await queryRunner.query('CREATE INDEX idx_tasks_user_due_date ON tasks (user_id, due_date, id) WHERE deleted_at IS NULL');
     await queryRunner.query('CREATE INDEX idx_tasks_user_title ON tasks (user_id, title, id) WHERE deleted_at IS NULL');

@@ -64,7 +64,9 @@ export class LiveTaskCounts1795462998000 implements MigrationInterface {
     await queryRunner.query(
       'INSERT INTO user_task_counts (user_id, live_tasks) SELECT id, (SELECT count(*) FROM tasks WHERE tasks.user_id = users.id AND tasks.deleted_at IS NULL) FROM users',
     );
-    await queryRunner.query("COMMENT ON TABLE user_task_counts IS 'Live tasks per user, kept by the count_live_tasks triggers on tasks: the count of the unfiltered task list.'");
+    await queryRunner.query(
+      "COMMENT ON TABLE user_task_counts IS 'Live tasks per user, kept by the count_live_tasks triggers on tasks: the count of the unfiltered task list.'",
+    );
     await queryRunner.query("COMMENT ON COLUMN user_task_counts.user_id IS 'The user; deleting the user for good deletes the row (ON DELETE CASCADE).'");
     await queryRunner.query("COMMENT ON COLUMN user_task_counts.live_tasks IS 'How many of the user''s tasks have deleted_at IS NULL.'");
     await queryRunner.query("COMMENT ON INDEX user_task_counts_pkey IS 'Primary key: the count read by every unfiltered GET /api/v1/tasks.'");

@@ -40,7 +40,10 @@ export class NormaliseEmails1795470100000 implements MigrationInterface {
     const changes: Change[] = candidates.map((row) => ({ ...row, normalised: normaliseEmail(row.email) })).filter((row) => row.normalised !== row.email);
     if (changes.length) {
       refuseTooLong(changes);
-      await refuseCollisions(queryRunner, changes.filter((change) => change.live));
+      await refuseCollisions(
+        queryRunner,
+        changes.filter((change) => change.live),
+      );
       await queryRunner.query('UPDATE users SET email = c.email FROM unnest($1::uuid[], $2::text[]) AS c(id, email) WHERE users.id = c.id', [
         changes.map((change) => change.id),
         changes.map((change) => change.normalised),
@@ -71,7 +74,10 @@ async function refuseCollisions(queryRunner: QueryRunner, liveChanges: Change[])
     [liveChanges.map((change) => change.normalised), liveChanges.map((change) => change.id)],
   );
   const accountsByEmail = new Map<string, string[]>();
-  for (const { id, email } of [...unchanged.map((row) => ({ id: row.id, email: normaliseEmail(row.email) })), ...liveChanges.map((change) => ({ id: change.id, email: change.normalised }))]) {
+  for (const { id, email } of [
+    ...unchanged.map((row) => ({ id: row.id, email: normaliseEmail(row.email) })),
+    ...liveChanges.map((change) => ({ id: change.id, email: change.normalised })),
+  ]) {
     accountsByEmail.set(email, [...(accountsByEmail.get(email) ?? []), id]);
   }
   const clashes = [...accountsByEmail.values()].filter((ids) => ids.length > 1);

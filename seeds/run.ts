@@ -59,7 +59,8 @@ async function main(): Promise<void> {
       throw new UsageError(`The database is not migrated (${pending.length} pending: ${pending.join(', ')}). Run \`npm run migration:run\` first.`);
     }
     const passwords = new PasswordHasher(config.auth.bcryptRounds);
-    if (args.users !== undefined && args.tasksPerUser !== undefined) await bulk(dataSource, passwords, { ...args, users: args.users, tasksPerUser: args.tasksPerUser });
+    if (args.users !== undefined && args.tasksPerUser !== undefined)
+      await bulk(dataSource, passwords, { ...args, users: args.users, tasksPerUser: args.tasksPerUser });
     else await development(dataSource, passwords);
   } finally {
     await dataSource?.destroy().catch(() => undefined);

@@ -57,7 +57,10 @@ const environmentSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
-  EMBEDDED_DATABASE_DIR: z.string().min(1).default(path.join(projectRoot, '.data', 'postgres')),
+  EMBEDDED_DATABASE_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(projectRoot, '.data', 'postgres')),
   MIGRATE_ON_START: booleanFlag.optional(),
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
@@ -191,7 +194,8 @@ function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   }
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');
-    else if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET) || new Set(e.JWT_SECRET).size < 8) problems.push('JWT_SECRET: looks like a placeholder; use a random value (e.g. `openssl rand -base64 48`)');
+    else if (PLACEHOLDER_SECRETS.test(e.JWT_SECRET) || new Set(e.JWT_SECRET).size < 8)
+      problems.push('JWT_SECRET: looks like a placeholder; use a random value (e.g. `openssl rand -base64 48`)');
   }
   if (e.NODE_ENV !== 'production') return problems;
   if (e.DATABASE_URL === undefined) problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded PostgreSQL is for development only)');
@@ -204,7 +208,10 @@ function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
 function parseOrigins(value: string | undefined): string[] | '*' {
   if (value === undefined) return [];
   if (value.trim() === '*') return '*';
-  return value.split(',').map((origin) => origin.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
 }
 
 /** `FOO=` in a shell or a compose file means "not set", not "set to the empty string". */

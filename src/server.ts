@@ -115,7 +115,9 @@ async function migrate(dataSource: AppDataSource, logger: Logger): Promise<void>
 async function reportPendingMigrations(dataSource: AppDataSource, logger: Logger): Promise<void> {
   const pending = await pendingMigrations(dataSource);
   if (pending.length === 0) return;
-  logger.error(`Database schema is behind this build: ${describePendingMigrations(pending.length)} (${pending.join(', ')}); /ready answers 503 until they are applied`);
+  logger.error(
+    `Database schema is behind this build: ${describePendingMigrations(pending.length)} (${pending.join(', ')}); /ready answers 503 until they are applied`,
+  );
 }
 
 function listen(server: http.Server, config: Config): Promise<void> {

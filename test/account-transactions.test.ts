@@ -52,7 +52,10 @@ describe('PATCH /api/v1/users/me/password', () => {
     const before = await accountState(caller.id);
 
     const response = await whileUpdatesOf(table, () =>
-      request(testApp.app).patch('/api/v1/users/me/password').set(caller.auth).send({ current_password: caller.password, new_password: 'a brand new password' }),
+      request(testApp.app)
+        .patch('/api/v1/users/me/password')
+        .set(caller.auth)
+        .send({ current_password: caller.password, new_password: 'a brand new password' }),
     );
     expect(response.status).toBe(500);
     expect(await accountState(caller.id)).toEqual(before);

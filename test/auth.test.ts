@@ -88,8 +88,14 @@ describe('POST /api/v1/login/access-token', () => {
 
   it('answers the same 400 for a wrong password and for an unknown user', async () => {
     const user = await signUp(testApp.app);
-    const wrongPassword = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: 'wrong password' });
-    const unknownUser = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: 'nobody_here', password: 'wrong password' });
+    const wrongPassword = await request(testApp.app)
+      .post('/api/v1/login/access-token')
+      .type('form')
+      .send({ username: user.username, password: 'wrong password' });
+    const unknownUser = await request(testApp.app)
+      .post('/api/v1/login/access-token')
+      .type('form')
+      .send({ username: 'nobody_here', password: 'wrong password' });
 
     expect(wrongPassword.status).toBe(400);
     expect(wrongPassword.body).toEqual({ detail: 'Incorrect email or password' });
@@ -131,8 +137,7 @@ describe('the login rate limit', () => {
 
   afterAll(() => limited.close());
 
-  const attempt = (username: string, password: string) =>
-    request(limited.app).post('/api/v1/login/access-token').type('form').send({ username, password });
+  const attempt = (username: string, password: string) => request(limited.app).post('/api/v1/login/access-token').type('form').send({ username, password });
 
   it('refuses a username after the limit of failed attempts with 429 and Retry-After, even with the right password, and leaves other usernames alone', async () => {
     const user = await signUp(limited.app);
@@ -154,7 +159,14 @@ describe('the login rate limit', () => {
       const user = await signUp(fresh.app);
       const statuses: number[] = [];
       for (let i = 0; i < 6; i += 1) {
-        statuses.push((await request(fresh.app).post('/api/v1/login/access-token').type('form').send({ username: `someone${i}`, password: 'x' })).status);
+        statuses.push(
+          (
+            await request(fresh.app)
+              .post('/api/v1/login/access-token')
+              .type('form')
+              .send({ username: `someone${i}`, password: 'x' })
+          ).status,
+        );
       }
       expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
       const refused = await request(fresh.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: user.password });
@@ -190,8 +202,7 @@ describe('failed logins', () => {
 
   afterAll(() => perAccount.close());
 
-  const attempt = (username: string, password: string) =>
-    request(perAccount.app).post('/api/v1/login/access-token').type('form').send({ username, password });
+  const attempt = (username: string, password: string) => request(perAccount.app).post('/api/v1/login/access-token').type('form').send({ username, password });
 
   /** Every way of naming one account at login. */
   const namesOf = (user: SignedUpUser) => [
@@ -214,7 +225,13 @@ describe('failed logins', () => {
         expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
         expect((await attempt(other.username, other.password)).status).toBe(200);
       }),
-      { numRuns: 10, examples: [[[0, 0, 0, 0, 0], 1], [[0, 0, 1, 2, 3], 0]] },
+      {
+        numRuns: 10,
+        examples: [
+          [[0, 0, 0, 0, 0], 1],
+          [[0, 0, 1, 2, 3], 0],
+        ],
+      },
     );
   });
 
@@ -290,10 +307,22 @@ describe('POST /api/v1/login/refresh', () => {
     // No U+0000: the contract answers 422 for it in any string, before the token is looked at.
     const withoutNul = (text: string) => !text.includes('\u0000');
     const notOurs = fc.oneof(
-      fc.constantFrom('', ' ', '.', tokens.access_token, `${tokens.access_token}.${tokens.access_token}`, 'x'.repeat(10_000), `${sessionId}.`, `.${tokens.refresh_token.split('.')[1]}`),
+      fc.constantFrom(
+        '',
+        ' ',
+        '.',
+        tokens.access_token,
+        `${tokens.access_token}.${tokens.access_token}`,
+        'x'.repeat(10_000),
+        `${sessionId}.`,
+        `.${tokens.refresh_token.split('.')[1]}`,
+      ),
       fc.string({ unit: 'binary', maxLength: 300 }).filter(withoutNul),
       fc.string({ unit: 'binary', minLength: 256, maxLength: 10_000 }).filter(withoutNul),
-      fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes).toString('latin1')).filter(withoutNul),
+      fc
+        .uint8Array({ maxLength: 200 })
+        .map((bytes) => Buffer.from(bytes).toString('latin1'))
+        .filter(withoutNul),
       fc.tuple(fc.uuid(), fc.string({ maxLength: 80 })).map(([id, secret]) => `${id}.${secret}`),
       wellFormedSecret.map((secret) => `${sessionId}.${secret}.${secret}`),
     );

@@ -93,7 +93,13 @@ describe('an exhausted pool', () => {
     const releaseFirst = await lockTask(testApp.database.url, first);
     const releaseSecond = await lockTask(testApp.database.url, second);
     // Two PATCHes wait on the locks, each holding one of the pool's two connections.
-    const blocked = [first, second].map((id) => request(testApp.app).patch(`/api/v1/tasks/${id}`).set(caller.auth).send({ completed: true }).then((r) => r));
+    const blocked = [first, second].map((id) =>
+      request(testApp.app)
+        .patch(`/api/v1/tasks/${id}`)
+        .set(caller.auth)
+        .send({ completed: true })
+        .then((r) => r),
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     const started = performance.now();

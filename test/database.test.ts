@@ -83,7 +83,9 @@ describe('Database.rows', () => {
       await slow.destroy();
     }
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ msg: expect.stringMatching(/^slow query: \d+ ms$/), query: 'SELECT pg_sleep(0.1), $1::text AS secret' }));
+    expect(JSON.parse(lines[0])).toEqual(
+      expect.objectContaining({ msg: expect.stringMatching(/^slow query: \d+ ms$/), query: 'SELECT pg_sleep(0.1), $1::text AS secret' }),
+    );
     expect(lines[0]).not.toContain('parameter-that-must-not-be-logged');
   });
 });

@@ -76,7 +76,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('takes its secrets only from the environment: POSTGRES_PASSWORD and JWT_SECRET have no default', () => {
-    const uses = [...composeText.matchAll(/\$\{(POSTGRES_PASSWORD|JWT_SECRET)([^}]*)\}/g)].map(([, name, modifier]) => ({ name, required: modifier.startsWith(':?') }));
+    const uses = [...composeText.matchAll(/\$\{(POSTGRES_PASSWORD|JWT_SECRET)([^}]*)\}/g)].map(([, name, modifier]) => ({
+      name,
+      required: modifier.startsWith(':?'),
+    }));
     expect(new Set(uses.map((use) => use.name))).toEqual(new Set(['POSTGRES_PASSWORD', 'JWT_SECRET']));
     expect(uses.filter((use) => !use.required)).toEqual([]);
     expect(api.environment!.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);

@@ -45,7 +45,14 @@ describe('the files under /docs/', () => {
 
   it('answer 404 for a served file reached by another spelling of its path', async () => {
     const [served] = await filesThePageLoads();
-    const spellings = [`/docs/./${served}`, `/docs//${served}`, `/docs/${served.toUpperCase()}`, `/docs/${served}/`, `/docs/${encodeURIComponent('../')}package.json`, `/docs/${served}%00`];
+    const spellings = [
+      `/docs/./${served}`,
+      `/docs//${served}`,
+      `/docs/${served.toUpperCase()}`,
+      `/docs/${served}/`,
+      `/docs/${encodeURIComponent('../')}package.json`,
+      `/docs/${served}%00`,
+    ];
     for (const spelling of spellings) {
       const response = await request(testApp.app).get(spelling);
       expect({ spelling, status: response.status, body: response.body }).toEqual({ spelling, status: 404, body: { detail: 'Not Found' } });

@@ -28,7 +28,9 @@ const DISGUISES: Disguise[] = ['case', 'fullwidth', 'nfd', 'invisible'];
 
 /** Some positions of `text`, or all of them. */
 const positionsIn = (text: string) =>
-  fc.oneof(fc.constant(undefined), fc.uniqueArray(fc.nat([...text].length - 1), { minLength: 1, maxLength: 3 })).map((chosen) => (index: number) => !chosen || chosen.includes(index));
+  fc
+    .oneof(fc.constant(undefined), fc.uniqueArray(fc.nat([...text].length - 1), { minLength: 1, maxLength: 3 }))
+    .map((chosen) => (index: number) => !chosen || chosen.includes(index));
 
 function disguise(kind: Disguise): (text: string) => fc.Arbitrary<string> {
   const perCharacter = (change: (character: string) => string) => (text: string) =>
@@ -43,7 +45,10 @@ function disguise(kind: Disguise): (text: string) => fc.Arbitrary<string> {
     case 'invisible':
       return (text) =>
         fc
-          .array(fc.tuple(fc.nat([...text].length), fc.oneof(fc.constantFrom('\u200b', '\u202e', '\ufeff'), fc.constantFrom(...INVISIBLE_CHARACTERS))), { minLength: 1, maxLength: 2 })
+          .array(fc.tuple(fc.nat([...text].length), fc.oneof(fc.constantFrom('\u200b', '\u202e', '\ufeff'), fc.constantFrom(...INVISIBLE_CHARACTERS))), {
+            minLength: 1,
+            maxLength: 2,
+          })
           .map((insertions) => {
             const characters = [...text];
             for (const [position, character] of insertions) characters.splice(position, 0, character);
@@ -142,7 +147,16 @@ describe('a new email', () => {
         const patched = await request(testApp.app).patch('/api/v1/users/me').set(user.auth).send({ email: withIt });
         expect(patched.status).toBe(422);
       }),
-      { numRuns: 40, examples: [['\u200b', 5], ['\u202e', 0], ['\ufeff', 1000], ['\u2028', 3], ['\u2029', 3]] },
+      {
+        numRuns: 40,
+        examples: [
+          ['\u200b', 5],
+          ['\u202e', 0],
+          ['\ufeff', 1000],
+          ['\u2028', 3],
+          ['\u2029', 3],
+        ],
+      },
     );
     const [row] = await testApp.dataSource.query('SELECT email FROM users WHERE id = $1', [user.id]);
     expect(row.email).toBe(user.email);
@@ -152,15 +166,13 @@ describe('a new email', () => {
     // Cyrillic and Greek letters that look Latin, put among Latin ones.
     const impostor = fc.constantFrom('а', 'е', 'о', 'р', 'с', 'х', 'і', 'ο', 'α', 'ν');
     const latinWord = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'), minLength: 2, maxLength: 8 });
-    const mixed = fc
-      .tuple(latinWord, impostor, fc.nat(), fc.constantFrom('local', 'domain', 'tld'))
-      .map(([word, letter, at, where]) => {
-        const position = at % (word.length + 1);
-        const mixedWord = `${word.slice(0, position)}${letter}${word.slice(position)}`;
-        if (where === 'local') return `${mixedWord}@example.com`;
-        if (where === 'domain') return `someone@${mixedWord}.com`;
-        return `someone@example.${mixedWord}`;
-      });
+    const mixed = fc.tuple(latinWord, impostor, fc.nat(), fc.constantFrom('local', 'domain', 'tld')).map(([word, letter, at, where]) => {
+      const position = at % (word.length + 1);
+      const mixedWord = `${word.slice(0, position)}${letter}${word.slice(position)}`;
+      if (where === 'local') return `${mixedWord}@example.com`;
+      if (where === 'domain') return `someone@${mixedWord}.com`;
+      return `someone@example.${mixedWord}`;
+    });
     await fc.assert(
       fc.asyncProperty(mixed, async (email) => {
         const response = await signup(newUserFields({ email }));
@@ -172,7 +184,15 @@ describe('a new email', () => {
   });
 
   it('in a single script per part is accepted, Latin or not (internationalised addresses)', async () => {
-    for (const email of ['иван@пример.рф', 'ivan@пример.рф', 'иван2024@example.com', 'γιάννης@παράδειγμα.ελ', 'user@例え.jp', '山田たろう@例え.jp', 'δοκιμή@example.com']) {
+    for (const email of [
+      'иван@пример.рф',
+      'ivan@пример.рф',
+      'иван2024@example.com',
+      'γιάννης@παράδειγμα.ελ',
+      'user@例え.jp',
+      '山田たろう@例え.jp',
+      'δοκιμή@example.com',
+    ]) {
       const response = await signup(newUserFields({ email }));
       expect({ email, status: response.status }).toEqual({ email, status: 201 });
     }

@@ -74,7 +74,12 @@ function casesOf(field: InputField): LimitCase[] {
   }
   const formats = field.location === 'body' ? (field.route.bodyFormats ?? ['json']) : [undefined];
   return formats.flatMap((format) =>
-    [...sizes].map((size) => ({ field, format, size, accepted: (contract.min === undefined || size >= contract.min) && (contract.max === undefined || size <= contract.max) })),
+    [...sizes].map((size) => ({
+      field,
+      format,
+      size,
+      accepted: (contract.min === undefined || size >= contract.min) && (contract.max === undefined || size <= contract.max),
+    })),
   );
 }
 
@@ -127,7 +132,12 @@ afterAll(() => testApp.close());
 /** A new user with a task, so no case depends on what another changed (a password, a username). */
 async function newCaller(): Promise<Caller> {
   const user = await signUpAndLogIn(testApp.app);
-  const task = await send(testApp.app, ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!, { params: {}, query: {}, body: { title: 'limits' } }, { auth: user.auth });
+  const task = await send(
+    testApp.app,
+    ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!,
+    { params: {}, query: {}, body: { title: 'limits' } },
+    { auth: user.auth },
+  );
   return { auth: user.auth, taskId: task.body.id };
 }
 
@@ -150,27 +160,36 @@ describe('field limits', () => {
     );
   });
 
-  it.each(CASES.map((testCase) => [`${describeField(testCase.field)}${testCase.format ? ` (${testCase.format})` : ''} of ${testCase.size}${isInteger(testCase.field) ? '' : ' characters'}: ${testCase.accepted ? 'accepted' : '422, nothing written'}`, testCase] as const))(
-    '%s',
-    async (_name, { field, format, size, accepted }) => {
-      for (const value of valuesOfSize(field, size)) {
-        const caller = await newCaller();
-        const input = validInput(field.route, caller, { [field.location]: { [field.name]: value } });
-        const before = await databaseFingerprint(testApp.dataSource);
-        const response = await send(testApp.app, field.route, input, { auth: field.route.auth ? caller.auth : undefined, format });
-        const seen = { value: JSON.stringify(value).slice(0, 40), status: response.status };
-        if (accepted) {
-          // Other answers (400 for a login nobody has, say) still show the value passed validation.
-          const refused = response.status === 422 || response.status >= 500 ? response.body : false;
-          expect({ ...seen, refused }).toEqual({ ...seen, refused: false });
-          if (response.status < 300 && field.location === 'body' && typeof response.body[field.name] === 'string') {
-            expect(response.body[field.name]).toBe(isTrimmed(field) ? value.trim() : value);
-          }
-        } else {
-          expect({ ...seen, detail: response.body.detail }).toEqual({ ...seen, status: 422, detail: [expect.objectContaining({ loc: [field.location, field.name] })] });
-          expect(await databaseFingerprint(testApp.dataSource)).toBe(before);
+  it.each(
+    CASES.map(
+      (testCase) =>
+        [
+          `${describeField(testCase.field)}${testCase.format ? ` (${testCase.format})` : ''} of ${testCase.size}${isInteger(testCase.field) ? '' : ' characters'}: ${testCase.accepted ? 'accepted' : '422, nothing written'}`,
+          testCase,
+        ] as const,
+    ),
+  )('%s', async (_name, { field, format, size, accepted }) => {
+    for (const value of valuesOfSize(field, size)) {
+      const caller = await newCaller();
+      const input = validInput(field.route, caller, { [field.location]: { [field.name]: value } });
+      const before = await databaseFingerprint(testApp.dataSource);
+      const response = await send(testApp.app, field.route, input, { auth: field.route.auth ? caller.auth : undefined, format });
+      const seen = { value: JSON.stringify(value).slice(0, 40), status: response.status };
+      if (accepted) {
+        // Other answers (400 for a login nobody has, say) still show the value passed validation.
+        const refused = response.status === 422 || response.status >= 500 ? response.body : false;
+        expect({ ...seen, refused }).toEqual({ ...seen, refused: false });
+        if (response.status < 300 && field.location === 'body' && typeof response.body[field.name] === 'string') {
+          expect(response.body[field.name]).toBe(isTrimmed(field) ? value.trim() : value);
         }
+      } else {
+        expect({ ...seen, detail: response.body.detail }).toEqual({
+          ...seen,
+          status: 422,
+          detail: [expect.objectContaining({ loc: [field.location, field.name] })],
+        });
+        expect(await databaseFingerprint(testApp.dataSource)).toBe(before);
       }
-    },
-  );
+    }
+  });
 });

@@ -25,9 +25,7 @@ const ROUTES = listRoutes();
 const FIELDS = ROUTES.flatMap(inputFields);
 
 /** Every field, with each body format its route accepts. */
-const CASES = FIELDS.flatMap((field) =>
-  (field.location === 'body' ? (field.route.bodyFormats ?? ['json']) : [undefined]).map((format) => ({ field, format })),
-);
+const CASES = FIELDS.flatMap((field) => (field.location === 'body' ? (field.route.bodyFormats ?? ['json']) : [undefined]).map((format) => ({ field, format })));
 const named = <T extends { field: InputField; format?: BodyFormat }>(cases: T[]) =>
   cases.map((testCase) => [`${describeField(testCase.field)}${testCase.format ? ` (${testCase.format})` : ''}`, testCase] as const);
 
@@ -37,7 +35,12 @@ let caller: Caller;
 beforeAll(async () => {
   testApp = await createTestApp({ LOGIN_RATE_LIMIT: '0', LOGIN_RATE_LIMIT_PER_IP: '0' });
   const user = await signUpAndLogIn(testApp.app);
-  const task = await send(testApp.app, ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!, { params: {}, query: {}, body: { title: 'target' } }, { auth: user.auth });
+  const task = await send(
+    testApp.app,
+    ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!,
+    { params: {}, query: {}, body: { title: 'target' } },
+    { auth: user.auth },
+  );
   caller = { auth: user.auth, taskId: task.body.id };
 });
 
@@ -54,7 +57,15 @@ async function expectRefused(field: InputField, value: unknown, format: BodyForm
   const response = await sendWith(field, value, format);
   expect({ status: response.status, body: response.body }).toEqual({
     status: 422,
-    body: { detail: [{ loc: [field.location, field.name], msg: expected.msg ? expect.stringMatching(expected.msg) : expect.any(String), type: expected.type ?? expect.any(String) }] },
+    body: {
+      detail: [
+        {
+          loc: [field.location, field.name],
+          msg: expected.msg ? expect.stringMatching(expected.msg) : expect.any(String),
+          type: expected.type ?? expect.any(String),
+        },
+      ],
+    },
   });
   expect(await databaseFingerprint(testApp.dataSource)).toBe(before);
 }
@@ -62,12 +73,18 @@ async function expectRefused(field: InputField, value: unknown, format: BodyForm
 describe('U+0000 in any field', () => {
   it(`covers every field of every route (${CASES.length} cases)`, () => {
     expect(CASES.map(({ field }) => describeField(field))).toEqual(
-      expect.arrayContaining(['POST /api/v1/tasks body.title', 'GET /api/v1/tasks query.q', 'POST /api/v1/login/access-token body.password', 'PATCH /api/v1/users/me body.email']),
+      expect.arrayContaining([
+        'POST /api/v1/tasks body.title',
+        'GET /api/v1/tasks query.q',
+        'POST /api/v1/login/access-token body.password',
+        'PATCH /api/v1/users/me body.email',
+      ]),
     );
   });
 
   it.each(named(CASES))('%s: 422 "must not contain U+0000", nothing written', async (_name, { field, format }) => {
-    for (const value of ['\u0000', 'a\u0000b', `${'x'.repeat(8)}\u0000`]) await expectRefused(field, value, format, { msg: /must not contain U\+0000/, type: 'string_pattern_mismatch' });
+    for (const value of ['\u0000', 'a\u0000b', `${'x'.repeat(8)}\u0000`])
+      await expectRefused(field, value, format, { msg: /must not contain U\+0000/, type: 'string_pattern_mismatch' });
   });
 });
 
@@ -150,8 +167,16 @@ describe('extreme date-times in every date-time field', () => {
 
   it('stores microseconds as sent, whatever the offset', async () => {
     const post = ROUTES.find((route) => route.method === 'post' && route.path === '/api/v1/tasks')!;
-    const created = await send(testApp.app, post, { params: {}, query: {}, body: { title: 'micro', due_date: '2024-01-01T00:00:00.123456+23:59' } }, { auth: caller.auth });
-    const [{ due }] = await testApp.dataSource.query("SELECT to_char(due_date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS due FROM tasks WHERE id = $1", [created.body.id]);
+    const created = await send(
+      testApp.app,
+      post,
+      { params: {}, query: {}, body: { title: 'micro', due_date: '2024-01-01T00:00:00.123456+23:59' } },
+      { auth: caller.auth },
+    );
+    const [{ due }] = await testApp.dataSource.query(
+      "SELECT to_char(due_date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS due FROM tasks WHERE id = $1",
+      [created.body.id],
+    );
     expect(due).toBe('2023-12-31T00:01:00.123456');
   });
 });
@@ -171,7 +196,12 @@ describe('a due date round trip', () => {
           return;
         }
         expect([text, created.status, created.body.due_date]).toEqual([text, 201, expected]);
-        const replaced = await send(testApp.app, put, { params: { id: created.body.id }, query: {}, body: { title: 'dated', due_date: created.body.due_date } }, { auth: caller.auth });
+        const replaced = await send(
+          testApp.app,
+          put,
+          { params: { id: created.body.id }, query: {}, body: { title: 'dated', due_date: created.body.due_date } },
+          { auth: caller.auth },
+        );
         expect([text, replaced.status, replaced.body.due_date]).toEqual([text, 200, expected]);
       }),
       { numRuns: 150 },

@@ -131,28 +131,28 @@ describe('CORS', () => {
 describe('requests that the HTTP parser of Node refuses before the app sees them', () => {
   it('answer 431 in the contract shape when the headers are larger than 16 KiB, however they are made large', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 16_500, max: 24_000 }),
-        fc.constantFrom('one long header', 'many headers', 'a long path'),
-        async (size, shape) => {
-          const lines =
-            shape === 'one long header'
-              ? ['GET /health HTTP/1.1', 'Host: x', `X-Big: ${'a'.repeat(size)}`]
-              : shape === 'many headers'
-                ? ['GET /health HTTP/1.1', 'Host: x', ...Array.from({ length: Math.ceil(size / 20) }, (_, i) => `X-Header-${i}: ${'v'.repeat(16)}`)]
-                : [`GET /health?${'q'.repeat(size)} HTTP/1.1`, 'Host: x'];
-          expectContractError(await rawExchange(port, [request11(lines)]), 431, /^Request header fields too large$/);
-        },
-      ),
+      fc.asyncProperty(fc.integer({ min: 16_500, max: 24_000 }), fc.constantFrom('one long header', 'many headers', 'a long path'), async (size, shape) => {
+        const lines =
+          shape === 'one long header'
+            ? ['GET /health HTTP/1.1', 'Host: x', `X-Big: ${'a'.repeat(size)}`]
+            : shape === 'many headers'
+              ? ['GET /health HTTP/1.1', 'Host: x', ...Array.from({ length: Math.ceil(size / 20) }, (_, i) => `X-Header-${i}: ${'v'.repeat(16)}`)]
+              : [`GET /health?${'q'.repeat(size)} HTTP/1.1`, 'Host: x'];
+        expectContractError(await rawExchange(port, [request11(lines)]), 431, /^Request header fields too large$/);
+      }),
       { numRuns: 15 },
     );
   });
 
   it('answer 400 in the contract shape for a malformed request line or header, with the reason the parser gives', async () => {
     const tokenBreakers = [...'()<>@,;\\"/[]?={} \t'];
-    const controlCharacters = [...Array.from({ length: 32 }, (_, code) => code).filter((code) => ![9, 10, 13].includes(code)), 127].map((code) => String.fromCharCode(code));
+    const controlCharacters = [...Array.from({ length: 32 }, (_, code) => code).filter((code) => ![9, 10, 13].includes(code)), 127].map((code) =>
+      String.fromCharCode(code),
+    );
     const malformed = fc.oneof(
-      fc.tuple(fc.constantFrom(...controlCharacters), fc.string({ maxLength: 8 })).map(([bad, text]) => request11(['GET /health HTTP/1.1', 'Host: x', `X-Value: ${text}${bad}${text}`])),
+      fc
+        .tuple(fc.constantFrom(...controlCharacters), fc.string({ maxLength: 8 }))
+        .map(([bad, text]) => request11(['GET /health HTTP/1.1', 'Host: x', `X-Value: ${text}${bad}${text}`])),
       fc.constantFrom(...tokenBreakers).map((bad) => request11(['GET /health HTTP/1.1', 'Host: x', `X-Na${bad}me: 1`])),
       fc
         .stringMatching(/^[A-Z]{2,8}$/)

@@ -70,7 +70,11 @@ class HalfWrittenMigration9999999999999 implements MigrationInterface {
 describe('a migration that fails', () => {
   it('is rolled back, named in the error, and leaves the earlier migrations applied', async () => {
     const scratch = await createTestDatabase();
-    const options = dataSourceOptions(scratch.url, { database: { poolSize: 2, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 } }, silentLogger);
+    const options = dataSourceOptions(
+      scratch.url,
+      { database: { poolSize: 2, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 } },
+      silentLogger,
+    );
     const broken = new AppDataSource({ ...options, migrations: [...(options.migrations as string[]), HalfWrittenMigration9999999999999] });
     await broken.initialize();
     try {

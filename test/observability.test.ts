@@ -21,7 +21,11 @@ describe('the request log', () => {
     await request(testApp.app).post('/api/v1/users/signup').send(fields).expect(201);
     const login = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: fields.username, password: fields.password });
     const before = requestLines().length;
-    const created = await request(testApp.app).post('/api/v1/tasks').set(bearer(login.body.access_token)).set('X-Request-Id', 'trace-me-123').send({ title: 'logged' });
+    const created = await request(testApp.app)
+      .post('/api/v1/tasks')
+      .set(bearer(login.body.access_token))
+      .set('X-Request-Id', 'trace-me-123')
+      .send({ title: 'logged' });
 
     expect(created.headers['x-request-id']).toBe('trace-me-123');
     await request(testApp.app).get(`/api/v1/tasks/${created.body.id}`).set(bearer(login.body.access_token)).expect(200);
@@ -38,7 +42,7 @@ describe('the request log', () => {
   });
 
   it('logs queries slower than SLOW_QUERY_MS with their duration, and not their parameters', async () => {
-    await testApp.dataSource.query("SELECT pg_sleep(0.05), $1::text AS secret_parameter", ['do-not-log-me']);
+    await testApp.dataSource.query('SELECT pg_sleep(0.05), $1::text AS secret_parameter', ['do-not-log-me']);
     const slow = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg?.startsWith('slow query'));
     expect(slow.length).toBeGreaterThan(0);
     expect(slow.at(-1)).toMatchObject({ level: 40, durationMs: expect.any(Number), query: expect.stringContaining('pg_sleep') });
@@ -98,7 +102,14 @@ describe('GET /metrics', () => {
 
   it('reports the database pool and the process', async () => {
     const metrics = (await request(testApp.app).get('/metrics')).text;
-    for (const name of ['db_pool_connections', 'db_pool_idle_connections', 'db_pool_waiting_requests', 'db_pool_max_connections 10', 'process_cpu_user_seconds_total', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'db_pool_connections',
+      'db_pool_idle_connections',
+      'db_pool_waiting_requests',
+      'db_pool_max_connections 10',
+      'process_cpu_user_seconds_total',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/db_pool_connections [1-9]/);

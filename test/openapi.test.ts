@@ -85,7 +85,9 @@ describe('GET /api/v1/openapi.json', () => {
       expect(skip.schema).toEqual({ type: 'integer', format: 'int64', minimum: 0, default: 0 });
     }
     expect(parameters.sort.schema).toMatchObject({ default: '-created_at', enum: expect.arrayContaining(['title', '-due_date']) });
-    expect(document.paths['/api/v1/tasks/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }]);
+    expect(document.paths['/api/v1/tasks/{id}'].get.parameters).toEqual([
+      { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+    ]);
   });
 
   it('lists every status code a route can answer', () => {

@@ -63,7 +63,10 @@ describe('a login whose password contains U+0000', () => {
   it('fails even when the text before the NUL is the password, and starts no session', async () => {
     const user = await signUp(testApp.app, { password: 'pass-word' });
     for (const password of ['pass-word\u0000', 'pass-word\u0000anything', 'pass-word\u0000pass-word']) {
-      for (const send of [(r: request.Test) => r.type('form').send({ username: user.username, password }), (r: request.Test) => r.send({ username: user.email, password })]) {
+      for (const send of [
+        (r: request.Test) => r.type('form').send({ username: user.username, password }),
+        (r: request.Test) => r.send({ username: user.email, password }),
+      ]) {
         const response = await send(request(testApp.app).post('/api/v1/login/access-token'));
         // 400 from the password check; 422 where the request layer refuses U+0000 in any string first.
         expect([400, 422]).toContain(response.status);

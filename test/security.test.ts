@@ -39,7 +39,11 @@ describe('an attacker', () => {
     const user = await signUpAndLogIn(testApp.app);
     await request(testApp.app).delete('/api/v1/users/me').set(user.auth).expect(204);
     expect((await me(testApp, user.tokens.access_token)).status).toBe(401);
-    const resigned = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...decodeJwt(user.tokens.access_token), exp: Math.floor(Date.now() / 1000) + 600 }, TEST_JWT_SECRET);
+    const resigned = forgeJwt(
+      { alg: 'HS256', typ: 'JWT' },
+      { ...decodeJwt(user.tokens.access_token), exp: Math.floor(Date.now() / 1000) + 600 },
+      TEST_JWT_SECRET,
+    );
     expect((await me(testApp, resigned)).status).toBe(401);
   });
 
@@ -58,7 +62,10 @@ describe('an attacker', () => {
       const user = await signUp(limited.app);
       const guesses = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          request(limited.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: `guess-${i}` }),
+          request(limited.app)
+            .post('/api/v1/login/access-token')
+            .type('form')
+            .send({ username: user.username, password: `guess-${i}` }),
         ),
       );
       const statuses = guesses.map((guess) => guess.status);
@@ -95,7 +102,13 @@ describe('an attacker', () => {
           expect((await login(user.username, user.password)).status).toBe(accountExists ? 429 : 200);
           expect(passwordChecks() - afterBurst).toBe(accountExists ? 0 : 1);
         }),
-        { numRuns: 8, examples: [[40, true], [limit + 1, false]] },
+        {
+          numRuns: 8,
+          examples: [
+            [40, true],
+            [limit + 1, false],
+          ],
+        },
       );
     } finally {
       jest.restoreAllMocks();

@@ -44,7 +44,11 @@ describe('npm run seed', () => {
       const auth = { Authorization: `Bearer ${login.body.access_token}` };
       const list = await request(testApp.app).get('/api/v1/tasks').set(auth);
       const trash = await request(testApp.app).get('/api/v1/tasks/trash').set(auth);
-      expect({ user: user.username, live: list.body.count, trashed: trash.body.count }).toEqual({ user: user.username, live: user.live, trashed: user.trashed });
+      expect({ user: user.username, live: list.body.count, trashed: trash.body.count }).toEqual({
+        user: user.username,
+        live: user.live,
+        trashed: user.trashed,
+      });
     }
     expect(printed.find((user) => user.username === 'alice')).toMatchObject({ live: 7, trashed: 1 });
 
@@ -72,7 +76,10 @@ describe('npm run seed', () => {
       [`bulk\\_${tag}\\_%`],
     );
     expect({ count, users }).toEqual({ count: 3702, users: 3 });
-    const login = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: `bulk_${tag}_2`, password: 'bulk-password' });
+    const login = await request(testApp.app)
+      .post('/api/v1/login/access-token')
+      .type('form')
+      .send({ username: `bulk_${tag}_2`, password: 'bulk-password' });
     expect(login.status).toBe(200);
   });
 

@@ -27,8 +27,23 @@ describe('the live-task counter behind the unfiltered list count', () => {
     const bob = await signUpAndLogIn(testApp.app);
     const api = () => request(testApp.app);
     const ids: string[] = [];
-    for (let i = 0; i < 6; i += 1) ids.push((await api().post('/api/v1/tasks').set(alice.auth).send({ title: `task ${i}` })).body.id);
-    await Promise.all(Array.from({ length: 20 }, (_, i) => api().post('/api/v1/tasks').set(bob.auth).send({ title: `parallel ${i}` })));
+    for (let i = 0; i < 6; i += 1)
+      ids.push(
+        (
+          await api()
+            .post('/api/v1/tasks')
+            .set(alice.auth)
+            .send({ title: `task ${i}` })
+        ).body.id,
+      );
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        api()
+          .post('/api/v1/tasks')
+          .set(bob.auth)
+          .send({ title: `parallel ${i}` }),
+      ),
+    );
     expect(await driftedCounts()).toEqual([]);
 
     await api().delete(`/api/v1/tasks/${ids[0]}`).set(alice.auth).expect(204);

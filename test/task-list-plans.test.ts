@@ -48,12 +48,20 @@ function nodes(plan: PlanNode): PlanNode[] {
 }
 
 async function planOf(sql: Sql): Promise<PlanNode[]> {
-  const [{ 'QUERY PLAN': [{ Plan }] }] = await dataSource.query(`EXPLAIN (FORMAT JSON) ${sql.text}`, sql.values);
+  const [
+    {
+      'QUERY PLAN': [{ Plan }],
+    },
+  ] = await dataSource.query(`EXPLAIN (FORMAT JSON) ${sql.text}`, sql.values);
   return nodes(Plan);
 }
 
 function describeScans(plan: PlanNode[]): string {
-  return plan.map((node) => `${node['Node Type']}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}${node['Index Name'] ? ` using ${node['Index Name']}` : ''}`).join(' > ');
+  return plan
+    .map(
+      (node) => `${node['Node Type']}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}${node['Index Name'] ? ` using ${node['Index Name']}` : ''}`,
+    )
+    .join(' > ');
 }
 
 const COMBINATIONS = everyListQuery({ completed: ['true', 'false'], due_before: '2027-06-01T00:00:00Z', due_after: '2027-03-01T00:00:00Z', q: 'report' });
@@ -65,7 +73,10 @@ describe('every task list query', () => {
     for (const combination of COMBINATIONS) {
       const query = plainToInstance(ListTasksQuery, { ...combination, limit: '20', skip: '0' });
       const { page, count } = listTasksSql(userId, query);
-      for (const [kind, sql] of [['page', page], ['count', count]] as const) {
+      for (const [kind, sql] of [
+        ['page', page],
+        ['count', count],
+      ] as const) {
         const plan = await planOf(sql);
         if (plan.some((node) => node['Node Type'] === 'Seq Scan' && node['Relation Name'] === 'tasks')) {
           failures.push(`${kind} ${JSON.stringify(combination)}: ${describeScans(plan)}`);
@@ -97,7 +108,9 @@ describe('every task list query', () => {
 
   it('counts a filtered list from an index alone when the filters are completed and due dates', async () => {
     const plan = await planOf(listTasksSql(users[0], plainToInstance(ListTasksQuery, { completed: 'false', due_before: '2027-06-01T00:00:00Z' })).count);
-    expect(plan.some((node) => node['Node Type'] === 'Index Only Scan' || node['Node Type'] === 'Bitmap Heap Scan' || node['Node Type'] === 'Index Scan')).toBe(true);
+    expect(plan.some((node) => node['Node Type'] === 'Index Only Scan' || node['Node Type'] === 'Bitmap Heap Scan' || node['Node Type'] === 'Index Scan')).toBe(
+      true,
+    );
   });
 
   it('includes the trash, page and count', async () => {

@@ -107,14 +107,16 @@ describe('GET /api/v1/tasks filters and sorting', () => {
     expect(response.status).toBe(422);
     const issues = response.body.detail.map((issue: { loc: string[]; type: string }) => [...issue.loc, issue.type]);
     expect(issues).toHaveLength(6);
-    expect(issues).toEqual(expect.arrayContaining([
-      ['query', 'skip', 'greater_than_equal'],
-      ['query', 'limit', 'less_than_equal'],
-      ['query', 'completed', 'bool_type'],
-      ['query', 'due_before', 'datetime_parsing'],
-      ['query', 'due_after', 'datetime_parsing'],
-      ['query', 'sort', 'enum'],
-    ]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        ['query', 'skip', 'greater_than_equal'],
+        ['query', 'limit', 'less_than_equal'],
+        ['query', 'completed', 'bool_type'],
+        ['query', 'due_before', 'datetime_parsing'],
+        ['query', 'due_after', 'datetime_parsing'],
+        ['query', 'sort', 'enum'],
+      ]),
+    );
   });
 
   it('answers 422 for a limit of 0, a fractional or non-numeric skip, a huge skip, and a repeated parameter', async () => {

@@ -238,7 +238,13 @@ describe('optimistic concurrency', () => {
     const task = await createTask(alice, { title: 'contended' });
     const { etag } = (await api().get(`/api/v1/tasks/${task.id}`).set(alice.auth)).headers;
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => api().patch(`/api/v1/tasks/${task.id}`).set(alice.auth).set('If-Match', etag).send({ title: `writer ${i}` })),
+      Array.from({ length: 50 }, (_, i) =>
+        api()
+          .patch(`/api/v1/tasks/${task.id}`)
+          .set(alice.auth)
+          .set('If-Match', etag)
+          .send({ title: `writer ${i}` }),
+      ),
     );
     const statuses = responses.map((response) => response.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
@@ -249,7 +255,14 @@ describe('optimistic concurrency', () => {
 
   it('creates exactly 100 rows for 100 simultaneous creates', async () => {
     const caller = await signUpAndLogIn(testApp.app);
-    const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => api().post('/api/v1/tasks').set(caller.auth).send({ title: `parallel ${i}` })));
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        api()
+          .post('/api/v1/tasks')
+          .set(caller.auth)
+          .send({ title: `parallel ${i}` }),
+      ),
+    );
     expect(responses.every((response) => response.status === 201)).toBe(true);
     expect(new Set(responses.map((response) => response.body.id)).size).toBe(100);
     expect(await taskCount(caller.id)).toBe(100);
@@ -273,7 +286,10 @@ describe('DELETE /api/v1/tasks/{id}, the trash and restore', () => {
     expect(trash.status).toBe(200);
     expect(trash.body.count).toBe(2);
     expect(trash.body.data.map((task: { id: string }) => task.id)).toEqual([second.id, first.id]);
-    expect((await api().get('/api/v1/tasks/trash?limit=1&skip=1').set(caller.auth)).body).toEqual({ data: [expect.objectContaining({ id: first.id })], count: 2 });
+    expect((await api().get('/api/v1/tasks/trash?limit=1&skip=1').set(caller.auth)).body).toEqual({
+      data: [expect.objectContaining({ id: first.id })],
+      count: 2,
+    });
 
     const restored = await api().post(`/api/v1/tasks/${first.id}/restore`).set(caller.auth);
     expect(restored.status).toBe(200);

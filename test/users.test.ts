@@ -17,7 +17,10 @@ async function userCount(): Promise<number> {
   return count;
 }
 
-const signup = (body: unknown) => request(testApp.app).post('/api/v1/users/signup').send(body as object);
+const signup = (body: unknown) =>
+  request(testApp.app)
+    .post('/api/v1/users/signup')
+    .send(body as object);
 
 describe('POST /api/v1/users/signup', () => {
   it('answers 201 with the UserPublic, the email lower-cased, and stores a bcrypt hash', async () => {
@@ -105,7 +108,10 @@ describe('POST /api/v1/users/signup', () => {
     const long = 'p'.repeat(72);
     const user = await signUp(testApp.app, { password: `${long}-one` });
     await expect(logIn(testApp.app, user.username, `${long}-one`)).resolves.toHaveProperty('access_token');
-    const other = await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: `${long}-two` });
+    const other = await request(testApp.app)
+      .post('/api/v1/login/access-token')
+      .type('form')
+      .send({ username: user.username, password: `${long}-two` });
     expect(other.status).toBe(400);
   });
 });
@@ -240,14 +246,20 @@ describe('PATCH /api/v1/users/me/password', () => {
 
   it('answers 400 when the new password equals the current one', async () => {
     const user = await signUpAndLogIn(testApp.app);
-    const response = await request(testApp.app).patch('/api/v1/users/me/password').set(user.auth).send({ current_password: user.password, new_password: user.password });
+    const response = await request(testApp.app)
+      .patch('/api/v1/users/me/password')
+      .set(user.auth)
+      .send({ current_password: user.password, new_password: user.password });
     expect(response.status).toBe(400);
     expect(response.body).toEqual({ detail: 'New password cannot be the same as the current one' });
   });
 
   it('answers 422 for a new password that is too short', async () => {
     const user = await signUpAndLogIn(testApp.app);
-    const response = await request(testApp.app).patch('/api/v1/users/me/password').set(user.auth).send({ current_password: user.password, new_password: 'short' });
+    const response = await request(testApp.app)
+      .patch('/api/v1/users/me/password')
+      .set(user.auth)
+      .send({ current_password: user.password, new_password: 'short' });
     expect(response.status).toBe(422);
     expect(response.body.detail).toEqual([{ loc: ['body', 'new_password'], msg: expect.any(String), type: 'string_too_short' }]);
   });
@@ -294,7 +306,12 @@ describe('no response', () => {
       (await request(testApp.app).post('/api/v1/login/test-token').set(user.auth)).text,
       (await request(testApp.app).patch('/api/v1/users/me').set(user.auth).send({ username: newUserFields().username })).text,
       (await request(testApp.app).post('/api/v1/login/access-token').type('form').send({ username: user.username, password: user.password })).text,
-      (await request(testApp.app).patch('/api/v1/users/me/password').set(user.auth).send({ current_password: user.password, new_password: 'x'.repeat(10) })).text,
+      (
+        await request(testApp.app)
+          .patch('/api/v1/users/me/password')
+          .set(user.auth)
+          .send({ current_password: user.password, new_password: 'x'.repeat(10) })
+      ).text,
     ];
     for (const body of bodies) {
       expect(body).not.toMatch(/\$2[aby]\$/);

@@ -36,11 +36,13 @@ describe('validateInput', () => {
 
   it('refuses an array or object in a scalar field with its type error, however deep', () => {
     for (const value of [[], {}, nested(100_000)]) {
-      expect(validateInput(TaggedRequest, { tags: [], name: value }, 'body').issues).toEqual([{ loc: ['body', 'name'], msg: 'name must be a string', type: 'string_type' }]);
+      expect(validateInput(TaggedRequest, { tags: [], name: value }, 'body').issues).toEqual([
+        { loc: ['body', 'name'], msg: 'name must be a string', type: 'string_type' },
+      ]);
     }
   });
 
-  it('reports unknown fields first, then each declared field in declaration order, the shared text rules before the class\'s own', () => {
+  it("reports unknown fields first, then each declared field in declaration order, the shared text rules before the class's own", () => {
     expect(validateInput(TaggedRequest, { name: '\u0000', tags: 'x', other: '\u0000' }, 'body').issues.map((issue) => [...issue.loc, issue.type])).toEqual([
       ['body', 'other', 'extra_forbidden'],
       ['body', 'tags', 'value_error'],

@@ -28,7 +28,8 @@ export class PasswordHasher {
 
   /** Refuses a password containing U+0000 (request validation refuses it first): bcrypt would hash only the text before it. */
   hash(password: string): Promise<string> {
-    if (password.includes(NUL)) return Promise.reject(new RangeError('refusing to hash a password containing U+0000: bcrypt would hash only the text before it'));
+    if (password.includes(NUL))
+      return Promise.reject(new RangeError('refusing to hash a password containing U+0000: bcrypt would hash only the text before it'));
     return this.slots.run(() => bcrypt.hash(bcryptInput(password), this.rounds));
   }
 

@@ -6,7 +6,10 @@ export type RevokedReason = 'logout' | 'password_changed' | 'account_deleted' | 
 /** One signed-in device: the refresh token's current hash and whether the session still counts. */
 @Entity({ name: 'sessions', comment: 'One row per login (device): the refresh token behind it and whether it still counts.' })
 export class Session {
-  @PrimaryGeneratedColumn('uuid', { comment: 'Primary key; access tokens name it (sid) and refresh tokens start with it.', primaryKeyConstraintName: 'sessions_pkey' })
+  @PrimaryGeneratedColumn('uuid', {
+    comment: 'Primary key; access tokens name it (sid) and refresh tokens start with it.',
+    primaryKeyConstraintName: 'sessions_pkey',
+  })
   id: string;
 
   @Index('idx_sessions_user_id')
@@ -17,7 +20,12 @@ export class Session {
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'sessions_user_id_fkey' })
   user: User;
 
-  @Column({ name: 'refresh_token_hash', comment: 'SHA-256 (hex) of the secret part of the current refresh token; replaced at every refresh.', type: 'varchar', length: 64 })
+  @Column({
+    name: 'refresh_token_hash',
+    comment: 'SHA-256 (hex) of the secret part of the current refresh token; replaced at every refresh.',
+    type: 'varchar',
+    length: 64,
+  })
   refreshTokenHash: string;
 
   @Column({ name: 'expires_at', comment: 'When the current refresh token stops working; renewed at every refresh.', type: 'timestamptz' })
@@ -32,6 +40,11 @@ export class Session {
   @CreateDateColumn({ name: 'created_at', comment: 'Login time.', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', comment: 'Moved by update_sessions_updated_at on every UPDATE (each refresh).', type: 'timestamptz', default: () => 'now()' })
+  @UpdateDateColumn({
+    name: 'updated_at',
+    comment: 'Moved by update_sessions_updated_at on every UPDATE (each refresh).',
+    type: 'timestamptz',
+    default: () => 'now()',
+  })
   updatedAt: Date;
 }

@@ -22,7 +22,10 @@ export class TokenService {
   private readonly sign: (payload: Record<string, unknown>) => string;
   private readonly verify: (token: string) => Record<string, unknown>;
 
-  constructor(secret: string, readonly accessTokenTtlSeconds: number) {
+  constructor(
+    secret: string,
+    readonly accessTokenTtlSeconds: number,
+  ) {
     this.sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: accessTokenTtlSeconds * 1000 });
     this.verify = createVerifier({ key: secret, algorithms: ['HS256'], requiredClaims: ['sub', 'sid', 'exp', 'typ'] });
   }

@@ -5,11 +5,12 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '0800
 
 /** True when an error says the database cannot be reached, as opposed to a query that failed. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error as { code?: unknown; message?: unknown; cause?: unknown; driverError?: unknown } | undefined; current; ) {
+  for (let current = error as { code?: unknown; message?: unknown; cause?: unknown; driverError?: unknown } | undefined; current;) {
     const code = typeof current.code === 'string' ? current.code : undefined;
     if (code && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code))) return true;
     const message = typeof current.message === 'string' ? current.message : '';
-    if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) return true;
+    if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i.test(message))
+      return true;
     current = (current.driverError ?? current.cause) as typeof current;
   }
   return false;

@@ -79,7 +79,9 @@ export async function startEmbeddedPostgres(
  */
 function adoptOrAttach(dataDir: string, running: RunningServer, onLog: (message: string) => void): EmbeddedServer {
   if (anotherProcessIsStarting(dataDir) || !claimOwnership(dataDir, running.key)) return attach(running.port);
-  onLog(`The embedded PostgreSQL in ${dataDir} (pid ${running.pid}) was left running by a process that is gone: this process takes it over and stops it on exit`);
+  onLog(
+    `The embedded PostgreSQL in ${dataDir} (pid ${running.pid}) was left running by a process that is gone: this process takes it over and stops it on exit`,
+  );
   return owned(dataDir, running.port, true);
 }
 
@@ -117,7 +119,9 @@ export async function stopStrayEmbeddedPostgres(dataDir: string): Promise<string
   if (!running) return `No embedded PostgreSQL is running in ${dataDir}.`;
   const owner = liveOwner(dataDir, running.key);
   if (owner !== undefined) {
-    throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${dataDir} belongs to process ${owner}, which is running: stop that process (Ctrl-C or SIGTERM) and it stops the database.`);
+    throw new EmbeddedPostgresError(
+      `The embedded PostgreSQL in ${dataDir} belongs to process ${owner}, which is running: stop that process (Ctrl-C or SIGTERM) and it stops the database.`,
+    );
   }
   await pgCtlStop(dataDir);
   if (runningServer(dataDir)) throw new EmbeddedPostgresError(`pg_ctl could not stop the embedded PostgreSQL in ${dataDir} (pid ${running.pid}).`);
@@ -212,7 +216,9 @@ async function osUserForPostgres(): Promise<RunAs> {
       await run('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
       return lookup();
     } catch (error) {
-      throw new EmbeddedPostgresError(`Running as root needs a 'postgres' OS user for the embedded PostgreSQL, and creating it failed: ${(error as Error).message}`);
+      throw new EmbeddedPostgresError(
+        `Running as root needs a 'postgres' OS user for the embedded PostgreSQL, and creating it failed: ${(error as Error).message}`,
+      );
     }
   }
 }

@@ -89,7 +89,8 @@ function columnsBlock(info: TableInfo): string {
 
 function relationshipsBlock(info: TableInfo, tables: TableInfo[]): string {
   const belongsTo = info.foreignKeys.map(
-    (fk) => `- **Belongs to** [\`${fk.references}\`](${fk.references}.md) via \`${fk.columns.join(', ')}\` (ON DELETE ${fk.onDelete}, constraint \`${fk.name}\`)`,
+    (fk) =>
+      `- **Belongs to** [\`${fk.references}\`](${fk.references}.md) via \`${fk.columns.join(', ')}\` (ON DELETE ${fk.onDelete}, constraint \`${fk.name}\`)`,
   );
   const hasMany = tables.flatMap((other) =>
     other.foreignKeys
@@ -127,7 +128,9 @@ function erDiagram(tables: TableInfo[]): string {
     for (const fk of info.foreignKeys) lines.push(`    ${fk.references} ||--o{ ${info.name} : "${fk.columns.join(', ')} (ON DELETE ${fk.onDelete})"`);
   }
   for (const info of tables) {
-    const primaryKey = new Set(info.constraints.filter((c) => c.kind === 'primary key').flatMap((c) => /\(([^)]*)\)/.exec(c.definition)?.[1].split(', ') ?? []));
+    const primaryKey = new Set(
+      info.constraints.filter((c) => c.kind === 'primary key').flatMap((c) => /\(([^)]*)\)/.exec(c.definition)?.[1].split(', ') ?? []),
+    );
     const foreignKey = new Set(info.foreignKeys.flatMap((fk) => fk.columns));
     lines.push(`    ${info.name} {`);
     for (const column of info.columns) {
@@ -148,7 +151,20 @@ function tableList(tables: TableInfo[]): string {
 }
 
 function readmeTemplate(): string {
-  return ['# Data', '', '## Entity-relationship diagram', '', begin('er-diagram'), end('er-diagram'), '', '## Tables', '', begin('tables'), end('tables'), ''].join('\n');
+  return [
+    '# Data',
+    '',
+    '## Entity-relationship diagram',
+    '',
+    begin('er-diagram'),
+    end('er-diagram'),
+    '',
+    '## Tables',
+    '',
+    begin('tables'),
+    end('tables'),
+    '',
+  ].join('\n');
 }
 
 function tableTemplate(name: string): string {

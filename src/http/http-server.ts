@@ -12,11 +12,7 @@ const MAX_CHECKING_INTERVAL_MS = 1000;
  * the contract's `{"detail": …}` shape instead of an empty body. The tests build their servers
  * here too, so they exercise what production runs.
  */
-export function createHttpServer(
-  handler: http.RequestListener,
-  config: Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs'>,
-  logger: Logger,
-): http.Server {
+export function createHttpServer(handler: http.RequestListener, config: Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs'>, logger: Logger): http.Server {
   const server = http.createServer(
     {
       requestTimeout: config.requestTimeoutMs,

@@ -1,8 +1,7 @@
 import { Transform } from 'class-transformer';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
-const DATE_TIME_WITH_OFFSET =
-  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,6}))?)?(?:Z|([+-])([01]\d|2[0-3]):?([0-5]\d))$/i;
+const DATE_TIME_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,6}))?)?(?:Z|([+-])([01]\d|2[0-3]):?([0-5]\d))$/i;
 
 /** The instants a date-time field accepts: what timestamptz holds and `YYYY-MM-DDTHH:mm:ss.sssZ` can write back. */
 export const EARLIEST_DATE_TIME = '0001-01-01T00:00:00.000000Z';

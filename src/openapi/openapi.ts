@@ -100,7 +100,12 @@ function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
   const operationSpec: Schema = {
     tags: [route.tag],
     summary: route.summary,
-    operationId: `${route.method}_${route.path.replace(/^\/api\/v1\//, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'root'}`,
+    operationId: `${route.method}_${
+      route.path
+        .replace(/^\/api\/v1\//, '')
+        .replace(/[^A-Za-z0-9]+/g, '_')
+        .replace(/^_|_$/g, '') || 'root'
+    }`,
   };
   const parameters = [
     ...parametersOf(route.params, 'path', schemas),
@@ -137,11 +142,18 @@ function parametersOf(cls: Class | undefined, location: 'path' | 'query', schema
 function responses(route: AnyRoute): Schema {
   const { success } = route;
   const result: Record<string, Schema> = {};
-  const body = success.schema === undefined ? undefined : success.schema === 'boolean' || success.schema === 'object' ? { type: success.schema } : { $ref: `#/components/schemas/${success.schema.name}` };
+  const body =
+    success.schema === undefined
+      ? undefined
+      : success.schema === 'boolean' || success.schema === 'object'
+        ? { type: success.schema }
+        : { $ref: `#/components/schemas/${success.schema.name}` };
   result[String(success.status)] = {
     description: success.description,
     ...(body || success.contentType ? { content: { [success.contentType ?? 'application/json']: body ? { schema: body } : {} } } : {}),
-    ...(success.headers ? { headers: Object.fromEntries(Object.entries(success.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) } : {}),
+    ...(success.headers
+      ? { headers: Object.fromEntries(Object.entries(success.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
+      : {}),
   };
   const errors = new Set(route.errors ?? []);
   if (route.auth) errors.add(401);

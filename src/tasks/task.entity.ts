@@ -5,7 +5,7 @@ import type { User } from '../users/user.entity';
  * SQLModel `Task` of the design, plus soft delete. Partial, expression, covering and GIN indexes are
  * written by hand in migrations (TypeORM cannot express them) and marked `synchronize: false` here.
  */
-@Entity({ name: 'tasks', comment: "Todo items. Every API statement filters on user_id, so a task is visible only to its owner." })
+@Entity({ name: 'tasks', comment: 'Todo items. Every API statement filters on user_id, so a task is visible only to its owner.' })
 @Index('idx_tasks_completed', ['completed'])
 @Index('idx_tasks_due_date', { synchronize: false })
 @Index('idx_tasks_search', { synchronize: false })
@@ -41,7 +41,12 @@ export class Task {
   @CreateDateColumn({ name: 'created_at', comment: 'When the task was created; the default sort key.', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', comment: 'Moved by update_tasks_updated_at on every UPDATE; the ETag is this value in microseconds.', type: 'timestamptz', default: () => 'now()' })
+  @UpdateDateColumn({
+    name: 'updated_at',
+    comment: 'Moved by update_tasks_updated_at on every UPDATE; the ETag is this value in microseconds.',
+    type: 'timestamptz',
+    default: () => 'now()',
+  })
   updatedAt: Date;
 
   @DeleteDateColumn({ name: 'deleted_at', comment: 'Set when the task is moved to the trash; NULL for live tasks.', type: 'timestamptz' })

@@ -137,7 +137,12 @@ for (let sent = 1; sent < 1 << PATCHABLE.length; sent += 1) {
 }
 
 /** The PATCH statement for the fields `changes` sends (undefined is "not sent") and its parameters; undefined when none is sent. */
-export function updateLiveSql(userId: string, id: string, changes: TaskUpdate, versions: ExpectedVersions): { statement: Statement; values: unknown[] } | undefined {
+export function updateLiveSql(
+  userId: string,
+  id: string,
+  changes: TaskUpdate,
+  versions: ExpectedVersions,
+): { statement: Statement; values: unknown[] } | undefined {
   let sent = 0;
   const values: unknown[] = [id, userId];
   for (let bit = 0; bit < PATCHABLE.length; bit += 1) {

@@ -47,7 +47,10 @@ describe('SIGTERM while 50 clients are busy', () => {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ email: 'busy@example.com', username: 'busy', password: 'correct horse battery' }),
       });
-      const login = await fetch(`${base}/login/access-token`, { method: 'POST', body: new URLSearchParams({ username: 'busy', password: 'correct horse battery' }) });
+      const login = await fetch(`${base}/login/access-token`, {
+        method: 'POST',
+        body: new URLSearchParams({ username: 'busy', password: 'correct horse battery' }),
+      });
       const authorization = `Bearer ${((await login.json()) as { access_token: string }).access_token}`;
 
       const attempts: Attempt[] = [];

@@ -28,8 +28,20 @@ const FIELD_RUNS = 2 * RUNS;
 /** Read from the route table and the request classes: a new route or field is fuzzed without being listed here. */
 const ROUTES = listRoutes();
 const ROUTES_WITH_INPUT = ROUTES.filter((route) => inputFields(route).length > 0);
-const FIELD_NAMES = [...new Set(ROUTES.flatMap(inputFields).filter((field) => field.location === 'body').map((field) => field.name))];
-const QUERY_NAMES = [...new Set(ROUTES.flatMap(inputFields).filter((field) => field.location === 'query').map((field) => field.name))];
+const FIELD_NAMES = [
+  ...new Set(
+    ROUTES.flatMap(inputFields)
+      .filter((field) => field.location === 'body')
+      .map((field) => field.name),
+  ),
+];
+const QUERY_NAMES = [
+  ...new Set(
+    ROUTES.flatMap(inputFields)
+      .filter((field) => field.location === 'query')
+      .map((field) => field.name),
+  ),
+];
 
 let testApp: TestApp;
 
@@ -58,9 +70,43 @@ const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x2
  * selectors, soft hyphen), a combining mark, astral and noncharacters, Unicode whitespace.
  */
 const HOSTILE_UNITS = [
-  '\u0000', '\ud800', '\udbff', '\udc00', '\udfff', '\u0001', '\u0008', '\u001b', '\u001f', '\u007f', '\u0085', '\u009f',
-  '\u00ad', '\u200b', '\u200d', '\u200e', '\u202e', '\u2066', '\u2060', '\ufeff', '\ufe0e', '\ufe0f', '\u0301',
-  '\u{1F600}', '\u{10FFFF}', '\ufffd', '\uffff', '\u00a0', '\u2028', '\u3000', ' ', '\t', '\n', 'x', '%', '"', '\\',
+  '\u0000',
+  '\ud800',
+  '\udbff',
+  '\udc00',
+  '\udfff',
+  '\u0001',
+  '\u0008',
+  '\u001b',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u009f',
+  '\u00ad',
+  '\u200b',
+  '\u200d',
+  '\u200e',
+  '\u202e',
+  '\u2066',
+  '\u2060',
+  '\ufeff',
+  '\ufe0e',
+  '\ufe0f',
+  '\u0301',
+  '\u{1F600}',
+  '\u{10FFFF}',
+  '\ufffd',
+  '\uffff',
+  '\u00a0',
+  '\u2028',
+  '\u3000',
+  ' ',
+  '\t',
+  '\n',
+  'x',
+  '%',
+  '"',
+  '\\',
 ];
 const hostileUnit = fc.constantFrom(...HOSTILE_UNITS);
 
@@ -68,7 +114,23 @@ const nasty = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: hostileUnit, maxLength: 40 }),
-  fc.constantFrom('', ' ', '\u0000', '../../etc/passwd', "'; DROP TABLE tasks; --", '%00', '%', '\uD800', '\uFEFF', 'null', 'true', '-1', '1e309', 'NaN', '9'.repeat(40)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '../../etc/passwd',
+    "'; DROP TABLE tasks; --",
+    '%00',
+    '%',
+    '\uD800',
+    '\uFEFF',
+    'null',
+    'true',
+    '-1',
+    '1e309',
+    'NaN',
+    '9'.repeat(40),
+  ),
 );
 
 /** The lengths worth trying for a field: at each of its limits (MinLength, MaxLength, a pattern's `{m,n}`) and one past it. */
@@ -108,7 +170,9 @@ function hostileValue(field: InputField): fc.Arbitrary<Sent> {
     // Padded with whitespace, which a trimmed field drops before counting.
     return padded ? ` ${text}\t` : text;
   });
-  const withCritical = fc.tuple(printable(12), fc.constantFrom(...CRITICAL_UNITS), fc.nat()).map(([text, unit, at]) => `${text.slice(0, at % (text.length + 1))}${unit}${text.slice(at % (text.length + 1))}`);
+  const withCritical = fc
+    .tuple(printable(12), fc.constantFrom(...CRITICAL_UNITS), fc.nat())
+    .map(([text, unit, at]) => `${text.slice(0, at % (text.length + 1))}${unit}${text.slice(at % (text.length + 1))}`);
   const text = fc.oneof(
     { weight: 3, arbitrary: withCritical },
     { weight: 2, arbitrary: fc.string({ unit: hostileUnit, maxLength: 30 }) },
@@ -118,9 +182,17 @@ function hostileValue(field: InputField): fc.Arbitrary<Sent> {
   const isDateField = field.constraints.has('isDateTimeWithOffset');
   return fc.oneof(
     { weight: isDateField ? 2 : 6, arbitrary: text.map((value): Sent => ({ value, kind: 'text' })) },
-    { weight: isDateField ? 6 : 1, arbitrary: dateTimeParts.map((parts): Sent => ({ value: dateTimeText(parts), kind: 'date', expectedDate: expectedAnswer(parts) })) },
+    {
+      weight: isDateField ? 6 : 1,
+      arbitrary: dateTimeParts.map((parts): Sent => ({ value: dateTimeText(parts), kind: 'date', expectedDate: expectedAnswer(parts) })),
+    },
     // 10,000 levels only in a body: in a URL they would pass Node's 16 KiB header limit, a test of its own.
-    { weight: 1, arbitrary: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constant(field.location === 'body' ? 10_000 : 100)).map((depth): Sent => ({ value: nestedArrays(depth), kind: 'nested' })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .oneof(fc.integer({ min: 1, max: 100 }), fc.constant(field.location === 'body' ? 10_000 : 100))
+        .map((depth): Sent => ({ value: nestedArrays(depth), kind: 'nested' })),
+    },
     { weight: 1, arbitrary: fc.constantFrom<unknown>(null, true, 0, -1, 1.5, 2 ** 63, {}, [], ['a', 'b']).map((value): Sent => ({ value, kind: 'other' })) },
   );
 }
@@ -151,7 +223,9 @@ function declaredFieldsArbitrary(route: AnyRoute, fields: InputField[], caller: 
   const index = fc.constantFrom(...fields.keys());
   const hostile = fc.tuple(index, fc.option(index, { nil: undefined, freq: 2 })).map(([one, two]) => [one, ...(two === undefined ? [] : [two])]);
   // A path always has its segment: an empty one would name another route.
-  const values = fc.tuple(...fields.map((field) => (field.location === 'path' ? hostileValue(field).filter((sent) => sent.value !== '') : hostileValue(field))));
+  const values = fc.tuple(
+    ...fields.map((field) => (field.location === 'path' ? hostileValue(field).filter((sent) => sent.value !== '') : hostileValue(field))),
+  );
   const present = fc.tuple(...fields.map((field) => (field.optional ? fc.boolean() : fc.constant(true))));
   return fc.record({ format, hostile, values, present }).map(({ format: bodyFormat, hostile: chosen, values: hostileValues, present: sentOptional }) => ({
     format: bodyFormat,
@@ -182,7 +256,9 @@ interface Layer {
 
 function servedRoutes(app: Express): string[] {
   const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
-  return stack.filter((layer) => layer.route).flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`));
+  return stack
+    .filter((layer) => layer.route)
+    .flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`));
 }
 
 describe('hostile input on every route', () => {
@@ -201,7 +277,9 @@ describe('hostile input on every route', () => {
       nasty.map((text) => encodeURIComponent(text.replace(/[\uD800-\uDFFF]/g, '\uFFFD'))),
       fc.constantFrom('%', '%E0%A4%A', '%C0%AF', '%2e%2e%2f', '%FF%FE', 'a%00b', '%ED%A0%80'),
     );
-    const query = fc.dictionary(fc.oneof(fc.constantFrom(...queryKeys), printable(10)), fc.oneof(nasty, fc.array(printable(10), { maxLength: 3 })), { maxKeys: 5 });
+    const query = fc.dictionary(fc.oneof(fc.constantFrom(...queryKeys), printable(10)), fc.oneof(nasty, fc.array(printable(10), { maxLength: 3 })), {
+      maxKeys: 5,
+    });
     const jsonValue = fc.jsonValue({ maxDepth: 4 });
     const objectBody = fc
       .dictionary(fc.oneof(fc.constantFrom(...fields), fc.string({ maxLength: 10 })), jsonValue, { maxKeys: 6 })
@@ -218,8 +296,20 @@ describe('hostile input on every route', () => {
       fc.constant(`{"title": "${'x'.repeat(120 * 1024)}"}`),
       fc.constant(undefined),
     );
-    const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=latin1', undefined);
-    const auth = fc.oneof(fc.constant(authorization), fc.constant(undefined), printable(80), printable(60).map((token) => `Bearer ${token}`));
+    const contentType = fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/x-www-form-urlencoded',
+      'text/plain',
+      'application/json; charset=latin1',
+      undefined,
+    );
+    const auth = fc.oneof(
+      fc.constant(authorization),
+      fc.constant(undefined),
+      printable(80),
+      printable(60).map((token) => `Bearer ${token}`),
+    );
     const ifMatch = fc.option(printable(30), { nil: undefined });
     return fc.record({ id, query, body, contentType, auth, ifMatch, requestId: fc.option(printable(200), { nil: undefined }) });
   }
@@ -271,7 +361,12 @@ describe('hostile input on every route', () => {
             input[field.location][field.name] = field.location === 'body' && format !== 'form' ? value : asFormValue(value);
           });
           const before = await databaseFingerprint(testApp.dataSource);
-          const response = await send(testApp.app, route, { params: input.path, query: input.query, body: route.body ? input.body : undefined }, { auth: route.auth ? caller.auth : undefined, format });
+          const response = await send(
+            testApp.app,
+            route,
+            { params: input.path, query: input.query, body: route.body ? input.body : undefined },
+            { auth: route.auth ? caller.auth : undefined, format },
+          );
           const seen = { status: response.status, body: response.body };
 
           expect(seen.status).toBeLessThan(500);
@@ -283,14 +378,23 @@ describe('hostile input on every route', () => {
           // 413 (a body over 100 KiB) is the one answer that comes before validation.
           if (refusedFields.length && seen.status !== 413) {
             const locs = refusedFields.map((field) => [field.location, field.name]);
-            expect({ ...seen, mustRefuse: locs }).toMatchObject({ status: 422, body: { detail: expect.arrayContaining(locs.map((loc) => expect.objectContaining({ loc }))) } });
+            expect({ ...seen, mustRefuse: locs }).toMatchObject({
+              status: 422,
+              body: { detail: expect.arrayContaining(locs.map((loc) => expect.objectContaining({ loc }))) },
+            });
           }
           if (seen.status >= 300) return;
           for (const [index, field] of fields.entries()) {
             const date = sent[index];
-            if (field.location !== 'body' || date?.kind !== 'date' || !field.constraints.has('isDateTimeWithOffset') || typeof seen.body?.id !== 'string') continue;
+            if (field.location !== 'body' || date?.kind !== 'date' || !field.constraints.has('isDateTimeWithOffset') || typeof seen.body?.id !== 'string')
+              continue;
             expect({ sent: date.value, answered: seen.body[field.name] }).toEqual({ sent: date.value, answered: date.expectedDate });
-            const back = await send(testApp.app, replace, { params: { id: seen.body.id }, query: {}, body: { title: seen.body.title, [field.name]: seen.body[field.name] } }, { auth: caller.auth });
+            const back = await send(
+              testApp.app,
+              replace,
+              { params: { id: seen.body.id }, query: {}, body: { title: seen.body.title, [field.name]: seen.body[field.name] } },
+              { auth: caller.auth },
+            );
             expect({ status: back.status, answered: back.body[field.name] }).toEqual({ status: 200, answered: date.expectedDate });
           }
         }),

@@ -14,8 +14,6 @@ export async function readCatalog(dataSource: DataSource): Promise<Catalog> {
     functions: await dataSource.query(
       `SELECT proname AS name, pg_get_functiondef(oid) AS definition FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1`,
     ),
-    extensions: (await dataSource.query(`SELECT extname FROM pg_extension ORDER BY 1`)).map(
-      (row: { extname: string }) => row.extname,
-    ),
+    extensions: (await dataSource.query(`SELECT extname FROM pg_extension ORDER BY 1`)).map((row: { extname: string }) => row.extname),
   };
 }

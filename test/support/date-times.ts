@@ -47,7 +47,9 @@ export type DateTimeParts = typeof dateTimeParts extends fc.Arbitrary<infer T> ?
 
 export function dateTimeText(parts: DateTimeParts): string {
   const seconds = parts.second === undefined ? '' : `:${pad(parts.second)}${parts.fraction === undefined ? '' : `.${parts.fraction}`}`;
-  const offset = parts.offset ? `${parts.offset.sign > 0 ? '+' : '-'}${pad(parts.offset.hours)}${parts.offset.colon ? ':' : ''}${pad(parts.offset.minutes)}` : 'Z';
+  const offset = parts.offset
+    ? `${parts.offset.sign > 0 ? '+' : '-'}${pad(parts.offset.hours)}${parts.offset.colon ? ':' : ''}${pad(parts.offset.minutes)}`
+    : 'Z';
   return `${pad(parts.year, 4)}-${pad(parts.month)}-${pad(parts.day)}T${pad(parts.hour)}:${pad(parts.minute)}${seconds}${offset}`;
 }
 
@@ -56,7 +58,8 @@ function instantOf(parts: DateTimeParts): bigint | undefined {
   if (parts.day > daysIn(parts.year, parts.month)) return undefined;
   const fraction = parts.second === undefined ? 0n : BigInt((parts.fraction ?? '').padEnd(6, '0'));
   const offsetMinutes = parts.offset ? parts.offset.sign * (parts.offset.hours * 60 + parts.offset.minutes) : 0;
-  const localSeconds = BigInt(daysFromCivil(parts.year, parts.month, parts.day)) * 86_400n + BigInt(parts.hour * 3600 + parts.minute * 60 + (parts.second ?? 0));
+  const localSeconds =
+    BigInt(daysFromCivil(parts.year, parts.month, parts.day)) * 86_400n + BigInt(parts.hour * 3600 + parts.minute * 60 + (parts.second ?? 0));
   return (localSeconds - BigInt(offsetMinutes * 60)) * 1_000_000n + fraction;
 }
 

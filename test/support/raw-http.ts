@@ -42,9 +42,7 @@ export function rawExchange(port: number, parts: Array<string | Buffer>, { inter
       const split = text.indexOf('\r\n\r\n');
       if (split < 0) return reject(new Error(`no HTTP response, got ${JSON.stringify(text.slice(0, 200))}`));
       const [statusLine, ...headerLines] = text.slice(0, split).split('\r\n');
-      const headers = Object.fromEntries(
-        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
-      );
+      const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: text.slice(split + 4), elapsedMs: Date.now() - started });
     });
   });
