@@ -42,7 +42,7 @@ const BODY_LIMIT = '100kb';
  * them), and what they share.
  */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
-  const database = new Database(dataSource);
+  const database = new Database(dataSource, { preparedStatements: config.database.preparedStatements });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);

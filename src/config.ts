@@ -65,6 +65,7 @@ const environmentSchema = z.object({
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
   DB_STATEMENT_TIMEOUT_MS: integer(0).default(10000),
+  DB_PREPARED_STATEMENTS: booleanFlag.default(true),
   REQUEST_TIMEOUT_MS: integer(100).default(30000),
   HEADERS_TIMEOUT_MS: integer(100).optional(),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
@@ -99,6 +100,12 @@ export interface Config {
     /** PostgreSQL's statement_timeout for our sessions; 0 for none. */
     statementTimeoutMs: number;
     slowQueryMs: number;
+    /**
+     * Run the hot statements as named prepared statements (parsed and planned once per connection).
+     * Off behind a transaction-mode pooler (PgBouncer 1.18), which hands each transaction any server
+     * connection, where a statement prepared on another one does not exist.
+     */
+    preparedStatements: boolean;
   };
   /** A request without a response after this long gets 503; also Node's limit on receiving one. */
   requestTimeoutMs: number;
@@ -157,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       slowQueryMs: e.SLOW_QUERY_MS,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),

@@ -31,7 +31,10 @@ export class AppDataSource extends DataSource {
   }
 }
 
-export function dataSourceOptions(url: string, config: Pick<Config, 'database'>, logger: Logger): PostgresConnectionOptions {
+/** What the pool is opened with (the executor reads the rest of Config['database']). */
+export type PoolSettings = Omit<Config['database'], 'preparedStatements'>;
+
+export function dataSourceOptions(url: string, config: { database: PoolSettings }, logger: Logger): PostgresConnectionOptions {
   return {
     type: 'postgres',
     url,

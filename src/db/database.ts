@@ -70,9 +70,19 @@ export interface Transactions {
  */
 export class Database implements Transactions {
   private readonly slowQueryMs: number | undefined;
+  private readonly preparedStatements: boolean;
 
-  constructor(private readonly dataSource: DataSource) {
+  /**
+   * `preparedStatements: false` (DB_PREPARED_STATEMENTS) runs the same statements unnamed: parsed
+   * and planned on every call, but valid on any server connection, as behind a transaction-mode
+   * pooler, which hands each transaction whichever server connection is free.
+   */
+  constructor(
+    private readonly dataSource: DataSource,
+    { preparedStatements = true }: { preparedStatements?: boolean } = {},
+  ) {
     this.slowQueryMs = dataSource.options.maxQueryExecutionTime;
+    this.preparedStatements = preparedStatements;
   }
 
   /** TypeORM's repository of an entity, the base of the custom repositories. */
@@ -91,7 +101,7 @@ export class Database implements Transactions {
     const runner = manager.queryRunner;
     const client: Pool | PoolClient = runner ? ((await runner.connect()) as PoolClient) : this.pool();
     const started = performance.now();
-    const { rows } = await client.query({ name: statement.name, text: statement.text, values });
+    const { rows } = await client.query(this.preparedStatements ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
     const elapsed = performance.now() - started;
     if (this.slowQueryMs && elapsed > this.slowQueryMs) this.dataSource.logger.logQuerySlow(Math.round(elapsed), statement.text);
     if (entity) for (let i = 0; i < rows.length; i += 1) rows[i] = Object.assign(new entity(), rows[i]);

@@ -77,6 +77,13 @@ describe('the configuration', () => {
     );
   });
 
+  it('prepares statements unless DB_PREPARED_STATEMENTS says false (behind a transaction-mode pooler), and names it when it is neither', () => {
+    expect(loadConfig({}).database.preparedStatements).toBe(true);
+    for (const off of ['false', '0']) expect(loadConfig({ DB_PREPARED_STATEMENTS: off }).database.preparedStatements).toBe(false);
+    for (const on of ['true', '1']) expect(loadConfig({ DB_PREPARED_STATEMENTS: on }).database.preparedStatements).toBe(true);
+    for (const wrong of ['no', 'off', 'TRUE', 'yes']) expect(configError({ DB_PREPARED_STATEMENTS: wrong })).toContain('DB_PREPARED_STATEMENTS');
+  });
+
   it('treats an empty variable as unset and reads CORS origins as a list', () => {
     expect(loadConfig({ PORT: '', CORS_ORIGINS: 'https://a.example, https://b.example' })).toMatchObject({
       port: 8000,
