@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
+import { createLoginAttemptsRepository } from './auth/login-attempts.repository';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
 import { PasswordHasher } from './auth/passwords';
 import { createSessionsRepository } from './auth/sessions.repository';
@@ -49,7 +50,11 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
 
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
-  const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
+  const rateLimiter = new LoginRateLimiter(
+    createLoginAttemptsRepository(database),
+    { failuresPerAccount: config.auth.loginRateLimit, attemptsPerAddress: config.auth.loginRateLimitPerIp },
+    logger,
+  );
   const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
   const tasks = new TasksService(tasksRepository);
