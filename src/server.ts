@@ -7,6 +7,7 @@ import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
 import { pendingMigrations, runPendingMigrations } from './db/migrations';
+import { sharesServerConnections } from './db/pooler-probe';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
@@ -33,6 +34,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   try {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
+    await refuseNamedStatementsBehindAPooler(dataSource, config);
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
@@ -101,6 +103,15 @@ async function supervise(config: Config, logger: Logger): Promise<void> {
   } finally {
     await release().catch((error) => logger.error({ err: error }, 'error while stopping the database'));
   }
+}
+
+/** Named prepared statements fail behind a transaction-mode pooler: better not to start than to answer 500s. */
+async function refuseNamedStatementsBehindAPooler(dataSource: AppDataSource, config: Config): Promise<void> {
+  if (!config.database.preparedStatements || !(await sharesServerConnections(dataSource))) return;
+  throw new Error(
+    'DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode (e.g. PgBouncer pool_mode=transaction), ' +
+      'where a statement prepared on one server connection is missing on the next: set DB_PREPARED_STATEMENTS=false',
+  );
 }
 
 async function migrate(dataSource: AppDataSource, logger: Logger): Promise<void> {
