@@ -31,7 +31,8 @@ export async function startPgbouncer(serverUrl: string, sessionDatabases: string
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'todo-pgbouncer-'));
   fs.chmodSync(dir, 0o755);
-  const login = `host=${server.hostname} port=${server.port} user=${decodeURIComponent(server.username)} password=${decodeURIComponent(server.password)}`;
+  const password = server.password ? ` password=${decodeURIComponent(server.password)}` : '';
+  const login = `host=${server.hostname} port=${server.port || 5432} user=${decodeURIComponent(server.username)}${password}`;
   fs.writeFileSync(
     path.join(dir, 'pgbouncer.ini'),
     [
