@@ -6,7 +6,7 @@ import { sharesServerConnections } from '../src/db/pooler-probe';
 import { TEST_JWT_SECRET } from './support/app';
 import { adminUrl, createMigratedDatabase, createTestDatabase, silentLogger, testDataSource, type TestDatabase } from './support/database';
 import { afterTheBuild } from './support/npm-scripts';
-import { pgbouncerMissing, startPgbouncer, type RunningPgbouncer } from './support/pgbouncer';
+import { pgbouncerMissing, startPgbouncer, type RunningPgbouncer } from './support/pgbouncer-process';
 import { freePort, runToEnd, startProcess, waitFor, type RunningProcess } from './support/processes';
 import { signUpAndLogIn } from './support/users';
 
