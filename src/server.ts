@@ -7,7 +7,7 @@ import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
 import { pendingMigrations, runPendingMigrations } from './db/migrations';
-import { sharesServerConnections } from './db/pooler-probe';
+import { probePooler } from './db/pooler-probe';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
@@ -105,12 +105,15 @@ async function supervise(config: Config, logger: Logger): Promise<void> {
   }
 }
 
-/** Named prepared statements fail behind a transaction-mode pooler: better not to start than to answer 500s. */
+/**
+ * Named prepared statements fail behind a transaction-mode pooler that does not carry them from one
+ * server connection to the next (PgBouncer before 1.21): better not to start than to answer 500s.
+ */
 async function refuseNamedStatementsBehindAPooler(dataSource: AppDataSource, config: Config): Promise<void> {
-  if (!config.database.preparedStatements || !(await sharesServerConnections(dataSource))) return;
+  if (!config.database.preparedStatements || (await probePooler(dataSource)).keepsNamedStatements) return;
   throw new Error(
-    'DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode (e.g. PgBouncer pool_mode=transaction), ' +
-      'where a statement prepared on one server connection is missing on the next: set DB_PREPARED_STATEMENTS=false',
+    'DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode that loses named prepared statements ' +
+      'between transactions (e.g. PgBouncer before 1.21, pool_mode=transaction): set DB_PREPARED_STATEMENTS=false',
   );
 }
 

@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { sharesServerConnections } from '../src/db/pooler-probe';
+import { probePooler } from '../src/db/pooler-probe';
 import { TEST_JWT_SECRET } from './support/app';
 import { adminUrl, createMigratedDatabase, createTestDatabase, silentLogger, testDataSource, type TestDatabase } from './support/database';
 import { afterTheBuild } from './support/npm-scripts';
@@ -42,14 +42,14 @@ describeWithPgbouncer('through PgBouncer', () => {
 
   describe('the pooler probe', () => {
     it.each([
-      ['a direct connection', false, () => database.url],
-      ['PgBouncer in session pooling', false, () => pgbouncer.url(database.name, 'session')],
-      ['PgBouncer in transaction pooling', true, () => pgbouncer.url(database.name)],
-    ])('says whether server connections are shared, ten times out of ten, through %s: %s', async (_name, shared, url) => {
+      ['a direct connection', () => database.url, { sharesServerConnections: false, keepsNamedStatements: true }],
+      ['PgBouncer in session pooling', () => pgbouncer.url(database.name, 'session'), { sharesServerConnections: false, keepsNamedStatements: true }],
+      ['PgBouncer 1.18 in transaction pooling', () => pgbouncer.url(database.name), { sharesServerConnections: true, keepsNamedStatements: false }],
+    ])('tells, ten times out of ten, what %s does with sessions and named statements', async (_name, url, expected) => {
       const dataSource = testDataSource(url());
       await dataSource.initialize();
       try {
-        for (let i = 0; i < 10; i += 1) expect(await sharesServerConnections(dataSource)).toBe(shared);
+        for (let i = 0; i < 10; i += 1) expect(await probePooler(dataSource)).toEqual(expected);
       } finally {
         await dataSource.destroy();
       }
@@ -123,7 +123,9 @@ describeWithPgbouncer('through PgBouncer', () => {
     it('refuses to start through transaction pooling with DB_PREPARED_STATEMENTS on, naming the variable', async () => {
       const { service } = await serve(pgbouncer.url(database.name), { DB_PREPARED_STATEMENTS: 'true' });
       expect(await exitCode(service)).toBe(1);
-      expect(service.output()).toContain('Could not start: DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode');
+      expect(service.output()).toContain(
+        'Could not start: DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode that loses named prepared statements',
+      );
       expect(service.output()).toContain('set DB_PREPARED_STATEMENTS=false');
     });
 

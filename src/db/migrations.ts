@@ -1,5 +1,5 @@
 import { MigrationExecutor, type DataSource } from 'typeorm';
-import { sharesServerConnections } from './pooler-probe';
+import { probePooler } from './pooler-probe';
 
 /** Any constant works; it only has to be the same in every process that migrates this database. */
 const MIGRATION_LOCK_KEY = 7_204_551_093;
@@ -81,7 +81,7 @@ export class MigrationsNeedASessionError extends Error {
  * twice. The lock is a session's, so migrations refuse to run where sessions are not kept.
  */
 async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
-  if (await sharesServerConnections(dataSource)) throw new MigrationsNeedASessionError();
+  if ((await probePooler(dataSource)).sharesServerConnections) throw new MigrationsNeedASessionError();
   const lockRunner = dataSource.createQueryRunner();
   await lockRunner.connect();
   try {
