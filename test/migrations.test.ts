@@ -100,16 +100,18 @@ describe('a migration that fails', () => {
   });
 });
 
-const SCRATCH_POOL = { database: { poolSize: 3, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 } };
+const SCRATCH_POOL = { database: { poolSize: 3, connectTimeoutMs: 5000, statementTimeoutMs: 4000, slowQueryMs: 200 } };
 
-/** As the README says an index on a large table is added: CONCURRENTLY, which PostgreSQL refuses inside a transaction. */
+/** The README's example of an index on a large table: CONCURRENTLY, which PostgreSQL refuses inside a transaction. */
 class ConcurrentIndex9999999999998 implements MigrationInterface {
   name = 'ConcurrentIndex9999999999998';
   transaction = false;
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('SET statement_timeout = 0');
     await queryRunner.query('DROP INDEX CONCURRENTLY IF EXISTS idx_test_tasks_title');
     await queryRunner.query('CREATE INDEX CONCURRENTLY idx_test_tasks_title ON tasks (title)');
+    await queryRunner.query('RESET statement_timeout');
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
@@ -162,6 +164,9 @@ describe('a migration with transaction = false (CREATE INDEX CONCURRENTLY)', () 
       expect(await index()).toEqual([]);
       expect(await runPendingMigrations(first)).toEqual(['ConcurrentIndex9999999999998']);
       expect(await index()).toEqual([{ valid: true }]);
+      // RESET went back to the pool's DB_STATEMENT_TIMEOUT_MS on the connection that migrated: every connection has it.
+      const timeouts = await Promise.all([1, 2, 3].map(() => first.query(`SELECT current_setting('statement_timeout') AS timeout, pg_sleep(0.05)`)));
+      expect(timeouts.map(([row]) => row.timeout)).toEqual(['4s', '4s', '4s']);
     });
   });
 
