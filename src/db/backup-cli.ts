@@ -7,7 +7,8 @@ import { writeArchive } from './backup';
 import { ClientToolError, findClientTool } from './pg-client-tools';
 import { ClientToolFailed } from './client-tool-process';
 import { describeDatabaseError } from './connection-errors';
-import { AppDataSource, dataSourceOptions, resolveDatabase } from './data-source';
+import type { AppDataSource } from './data-source';
+import { openMaintenanceConnection } from './maintenance-connection';
 import { serverInfo } from './server-info';
 
 /**
@@ -21,9 +22,9 @@ async function main(): Promise<void> {
   try {
     const config = loadConfig(process.env, { server: false });
     const logger = createLogger(config.logLevel, config.logFormat);
-    const { url, release } = await resolveDatabase(config, logger);
-    dataSource = new AppDataSource(dataSourceOptions(url, config, logger), release);
-    await dataSource.initialize();
+    const opened = await openMaintenanceConnection(config, logger);
+    dataSource = opened.dataSource;
+    const { url } = opened;
     const server = await serverInfo(dataSource);
     const pgDump = findClientTool('pg_dump', server, { pgBinDir: config.backup.pgBinDir });
     console.log(`Backing up database ${server.database} (PostgreSQL ${server.version}) with ${pgDump.path} ${pgDump.version} into ${config.backup.dir}`);

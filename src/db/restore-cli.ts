@@ -5,7 +5,8 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { ClientToolFailed } from './client-tool-process';
 import { describeDatabaseError } from './connection-errors';
-import { AppDataSource, dataSourceOptions, resolveDatabase } from './data-source';
+import type { AppDataSource } from './data-source';
+import { openMaintenanceConnection } from './maintenance-connection';
 import { ClientToolError, findCandidates } from './pg-client-tools';
 import { checkArchiveFile, choosePgRestore, describeObjects, dropObjects, inspectRestoredSchema, objectsInPublic, RestoreRefused, runPgRestore } from './restore';
 import { serverInfo } from './server-info';
@@ -40,9 +41,9 @@ async function main(): Promise<void> {
     checkArchiveFile(file);
     const config = loadConfig(process.env, { server: false });
     const logger = createLogger(config.logLevel, config.logFormat);
-    const { url, release } = await resolveDatabase(config, logger);
-    dataSource = new AppDataSource(dataSourceOptions(url, config, logger), release);
-    await dataSource.initialize();
+    const opened = await openMaintenanceConnection(config, logger);
+    dataSource = opened.dataSource;
+    const { url } = opened;
     const server = await serverInfo(dataSource);
     const target = `database ${server.database} (PostgreSQL ${server.version})`;
 
