@@ -81,6 +81,9 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SLOW_QUERY_MS: integer(1).default(200),
+  BACKUP_DIR: z.string().min(1).default(path.join(projectRoot, 'backups')),
+  BACKUP_KEEP: integer(0, 100_000).default(14),
+  PG_BIN_DIR: z.string().min(1).optional(),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -121,6 +124,14 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     loginRateLimit: number;
     loginRateLimitPerIp: number;
+  };
+  /** npm run db:backup / db:restore. */
+  backup: {
+    dir: string;
+    /** Archives kept by db:backup, newest first; 0 keeps every one. */
+    keep: number;
+    /** Where pg_dump and pg_restore are, when set; otherwise PATH and /usr/lib/postgresql/<major>/bin are searched. */
+    pgBinDir: string | undefined;
   };
   http: {
     /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
@@ -173,6 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       loginRateLimit: e.LOGIN_RATE_LIMIT,
       loginRateLimitPerIp: e.LOGIN_RATE_LIMIT_PER_IP,
+    },
+    backup: {
+      dir: path.resolve(e.BACKUP_DIR),
+      keep: e.BACKUP_KEEP,
+      pgBinDir: e.PG_BIN_DIR === undefined ? undefined : path.resolve(e.PG_BIN_DIR),
     },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),

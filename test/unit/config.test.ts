@@ -1,7 +1,8 @@
 import http from 'node:http';
 import express from 'express';
 import fc from 'fast-check';
-import { ConfigError, loadConfig, type Config } from '../../src/config';
+import path from 'node:path';
+import { ConfigError, loadConfig, projectRoot, type Config } from '../../src/config';
 
 const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://todo@db/todo' };
 const strongSecret = 'Zx8pQ2mV7rT4nK9wB3cH6jL1sD5fG0aY';
@@ -54,6 +55,16 @@ describe('the configuration', () => {
       jwtSecret: strongSecret,
       jwtSecretGenerated: false,
     });
+  });
+
+  it('keeps backups in backups/ of the project, the newest 14, with pg_dump found on its own; BACKUP_KEEP is a whole number', () => {
+    expect(loadConfig({}).backup).toEqual({ dir: path.join(projectRoot, 'backups'), keep: 14, pgBinDir: undefined });
+    expect(loadConfig({ BACKUP_DIR: 'elsewhere', BACKUP_KEEP: '0', PG_BIN_DIR: '/usr/lib/postgresql/18/bin' }).backup).toEqual({
+      dir: path.resolve('elsewhere'),
+      keep: 0,
+      pgBinDir: '/usr/lib/postgresql/18/bin',
+    });
+    for (const keep of ['-1', '2.5', 'all']) expect(configError({ BACKUP_KEEP: keep })).toContain('BACKUP_KEEP');
   });
 
   it('reads token lifetimes in seconds or with a unit', () => {
