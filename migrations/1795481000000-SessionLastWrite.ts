@@ -15,7 +15,7 @@ export class SessionLastWrite1795481000000 implements MigrationInterface {
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE sessions ADD COLUMN last_write_lsn bigint');
     await queryRunner.query(
-      "COMMENT ON COLUMN sessions.last_write_lsn IS 'With read replicas: where the session''s last write ended in the primary''s WAL, in bytes (pg_current_wal_insert_lsn() - ''0/0'' once it committed); a replica serves its reads once it has replayed that far. NULL: none recorded.'",
+      "COMMENT ON COLUMN sessions.last_write_lsn IS 'With read replicas: a position in the primary''s WAL, in bytes (pg_current_wal_insert_lsn() - ''0/0''), read at login and after each write of the session committed; a replica serves the session''s reads once it has replayed that far. NULL: none recorded.'",
     );
     await queryRunner.query(
       "COMMENT ON COLUMN sessions.updated_at IS 'Moved by update_sessions_updated_at on every UPDATE (each refresh; with read replicas, each recorded write too).'",

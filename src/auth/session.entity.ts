@@ -43,7 +43,7 @@ export class Session {
   @Column({
     name: 'last_write_lsn',
     comment:
-      "With read replicas: where the session's last write ended in the primary's WAL, in bytes (pg_current_wal_insert_lsn() - '0/0' once it committed); a replica serves its reads once it has replayed that far. NULL: none recorded.",
+      "With read replicas: a position in the primary's WAL, in bytes (pg_current_wal_insert_lsn() - '0/0'), read at login and after each write of the session committed; a replica serves the session's reads once it has replayed that far. NULL: none recorded.",
     type: 'bigint',
     nullable: true,
   })

@@ -51,6 +51,14 @@ export const SESSION_SQL = {
   start: statement('INSERT INTO sessions (user_id, refresh_token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id'),
 
   /**
+   * The same with read replicas: a new session starts at the primary's WAL insert position, past
+   * the commit of every write acknowledged before the login, so its first reads see them all (a
+   * device logging in sees what another one wrote just before).
+   */
+  startAtCurrentPosition: statement(`INSERT INTO sessions (user_id, refresh_token_hash, expires_at, last_write_lsn)
+VALUES ($1, $2, now() + make_interval(secs => $3), (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint) RETURNING id`),
+
+  /**
    * Rotation, one atomic statement: replace the current secret's hash ($2) with the new one ($3) if
    * the session is live and its user too, and remember the replaced hash for replay detection. A
    * concurrent refresh with the same token waits for the row lock, then no longer matches.
@@ -75,6 +83,7 @@ SELECT user_id AS "userId" FROM rotated`),
 /** The sessions' custom repository (TypeORM's Repository<Session>, extended); created once, by the app. */
 export function createSessionsRepository(database: Database) {
   const authenticate = database.hasReplicas ? SESSION_SQL.authenticateWithLastWrite : SESSION_SQL.authenticate;
+  const start = database.hasReplicas ? SESSION_SQL.startAtCurrentPosition : SESSION_SQL.start;
   return database.repository(Session).extend({
     /** The session and its user, if the session is live and unexpired and the user live and active (with read replicas, and where its last write ended). */
     async findOwner(sessionId: string, userId: string): Promise<SessionOwner | undefined> {
@@ -89,7 +98,7 @@ export function createSessionsRepository(database: Database) {
 
     /** A new session; returns its id. */
     async start(userId: string, refreshTokenHash: string, ttlSeconds: number): Promise<string> {
-      const [{ id }] = await database.rows<{ id: string }>(this.manager, SESSION_SQL.start, [userId, refreshTokenHash, ttlSeconds]);
+      const [{ id }] = await database.rows<{ id: string }>(this.manager, start, [userId, refreshTokenHash, ttlSeconds]);
       return id;
     },
 
