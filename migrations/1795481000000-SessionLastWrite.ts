@@ -1,9 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Read replicas with read-your-writes: each session remembers where its last write ended in the
- * primary's WAL, and its reads go to a replica only once that replica has replayed so far. The
- * per-request session check reads this row already, so knowing it costs no extra round trip.
+ * Read replicas with read-your-writes: each session remembers a position in the primary's WAL,
+ * taken when it logs in and after each of its writes commits, and its reads go to a replica only
+ * once that replica has replayed so far. The per-request session check reads this row already, so
+ * knowing it costs no extra round trip.
  *
  * A byte offset (`pg_lsn - '0/0'`) in a bigint rather than a pg_lsn: TypeORM has no pg_lsn type,
  * and the entities must describe this schema exactly. Nullable and without a default, so adding it

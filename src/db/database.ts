@@ -81,19 +81,29 @@ export interface ReplicaOptions {
 }
 
 /**
- * A database a read can be sent to: the primary, or a read replica (with its pool and health).
- * `Database.readTarget()` picks one per read; each counts the reads it answered, for /metrics.
+ * A database a read can be sent to: the primary, or a read replica. `Database.readTarget()` picks
+ * one per read; each counts the reads it answered, for /metrics.
  */
 export class ReadTarget {
   reads = 0;
+
+  constructor(readonly name: string) {}
+}
+
+/** A read replica: its pool (with the primary pool's settings) and what the monitor knows of it. */
+class Replica extends ReadTarget {
   /** Whether a poll is still waiting for its answer. */
   polling = false;
 
   constructor(
-    readonly name: string,
-    readonly replica?: { pool: Pool; where: string },
-    readonly health?: ReplicaHealth,
-  ) {}
+    name: string,
+    readonly pool: Pool,
+    /** Host and port, for the log: never the URL, which carries credentials. */
+    readonly where: string,
+    readonly health: ReplicaHealth,
+  ) {
+    super(name);
+  }
 }
 
 /** How often each process asks every replica how far it has replayed, and the primary where its WAL is. */
@@ -114,7 +124,7 @@ const STANDBY_POSITION = statement(`SELECT pg_is_in_recovery() AS standby, (pg_l
  */
 class ReadReplicas {
   readonly primary = new ReadTarget('primary');
-  readonly replicas: ReadTarget[];
+  readonly replicas: Replica[];
   private readonly history = new WalHistory(WAL_HISTORY_MS);
   private readonly logger: Logger;
   private turn = 0;
@@ -132,7 +142,7 @@ class ReadReplicas {
       const name = `replica-${index + 1}`;
       const pool = new Pool({ ...poolConfig, connectionString: url });
       pool.on('error', (error) => this.logger.warn(`Read replica ${name}: an idle connection failed (${error.message})`));
-      return new ReadTarget(name, { pool, where: hostOf(url) }, new ReplicaHealth(name, options.readMaxLagMs));
+      return new Replica(name, pool, new URL(url).host, new ReplicaHealth(name, options.readMaxLagMs));
     });
     this.ticking = this.tick();
   }
@@ -144,21 +154,20 @@ class ReadReplicas {
   }
 
   /** A read on a replica failed; the caller retries it on the primary. A lost connection takes the replica out until a poll succeeds. */
-  readFailed(target: ReadTarget, error: unknown): void {
-    const replica = target.replica!;
-    if (isDatabaseUnavailable(error)) this.failed(target, describeDatabaseError(error));
-    else this.logger.warn(`A read on ${target.name} (${replica.where}) failed (${(error as Error).message}): answered by the primary`);
+  readFailed(replica: Replica, error: unknown): void {
+    if (isDatabaseUnavailable(error)) this.failed(replica, describeDatabaseError(error));
+    else this.logger.warn(`A read on ${replica.name} (${replica.where}) failed (${(error as Error).message}): answered by the primary`);
   }
 
   statuses(): ReplicaStatus[] {
-    return this.replicas.map((target) => target.health!.status());
+    return this.replicas.map((replica) => replica.health.status());
   }
 
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
-    await Promise.all(this.replicas.map((target) => target.replica!.pool.end()));
+    await Promise.all(this.replicas.map((replica) => replica.pool.end()));
   }
 
   /** One poll of the primary, then of every replica; the next one REPLICA_POLL_MS after it ends. */
@@ -172,47 +181,39 @@ class ReadReplicas {
         // The primary's own outage shows in /ready and every request; the replicas are still polled.
       }
     }
-    await Promise.all(this.replicas.map((target) => this.poll(target)));
+    await Promise.all(this.replicas.map((replica) => this.poll(replica)));
     if (this.stopped) return;
     this.timer = setTimeout(() => (this.ticking = this.tick()), REPLICA_POLL_MS);
     this.timer.unref();
   }
 
-  private async poll(target: ReadTarget): Promise<void> {
+  private async poll(replica: Replica): Promise<void> {
     // A poll still waiting (a replica that stopped answering) already made it count as down.
-    if (target.polling) return;
-    const replica = target.replica!;
-    target.polling = true;
+    if (replica.polling) return;
+    replica.polling = true;
     const answer = replica.pool.query<{ standby: boolean; replayed: string | null; replayAgeSeconds: number | null }>(STANDBY_POSITION);
     answer.then(
-      () => (target.polling = false),
-      () => (target.polling = false),
+      () => (replica.polling = false),
+      () => (replica.polling = false),
     );
     try {
       const [row] = (await withTimeout(answer)).rows;
       const poll = { standby: row.standby, replayed: walPosition(row.replayed), replayAgeSeconds: row.replayAgeSeconds };
-      if (target.health!.polled(poll, this.history, performance.now())) this.report(target);
+      if (replica.health.polled(poll, this.history, performance.now())) this.report(replica);
     } catch (error) {
-      this.failed(target, describeDatabaseError(error));
+      this.failed(replica, describeDatabaseError(error));
     }
   }
 
-  private failed(target: ReadTarget, reason: string): void {
-    if (target.health!.failed(reason)) this.report(target);
+  private failed(replica: Replica, reason: string): void {
+    if (replica.health.failed(reason)) this.report(replica);
   }
 
-  /** One log line each time a replica changes state. */
-  private report(target: ReadTarget): void {
-    const health = target.health!;
-    const where = target.replica!.where;
-    if (health.state === 'ok') this.logger.info(`Read replica ${target.name} (${where}) serves reads`);
-    else this.logger.warn(`Read replica ${target.name} (${where}) is ${health.state}: ${health.reason}; its reads go to the primary`);
+  /** One log line for its first state, and one each time it changes. */
+  private report({ name, where, health }: Replica): void {
+    if (health.state === 'ok') this.logger.info(`Read replica ${name} (${where}) serves reads`);
+    else this.logger.warn(`Read replica ${name} (${where}) is ${health.state}: ${health.reason}; its reads go to the primary`);
   }
-}
-
-/** Host and port of a URL, for the log: never its credentials. */
-function hostOf(url: string): string {
-  return new URL(url).host;
 }
 
 function withTimeout<T>(answer: Promise<T>): Promise<T> {
@@ -297,9 +298,9 @@ export class Database implements Transactions {
   /** A read on its target; a replica's failure is retried once on the primary (reads only, so running one twice is harmless). */
   private async read<E>(target: ReadTarget, statement: Statement, values: unknown[]): Promise<E[]> {
     const query = { name: statement.name, text: statement.text, values };
-    if (target.replica) {
+    if (target instanceof Replica) {
       try {
-        const { rows } = await target.replica.pool.query(query);
+        const { rows } = await target.pool.query(query);
         target.reads += 1;
         return rows;
       } catch (error) {

@@ -103,15 +103,18 @@ export class ReplicaHealth {
   replayed: bigint | null = null;
   lagMs: number | undefined;
   lagBytes: bigint | undefined;
+  /** False until the first poll's outcome, which is always news (for the log). */
+  private known = false;
 
   constructor(
     readonly name: string,
     private readonly maxLagMs: number,
   ) {}
 
-  /** A successful poll. Returns true when the state changed. */
+  /** A successful poll. Returns true when the state changed (or is the first known). */
   polled(poll: StandbyPoll, history: WalHistory, now: number): boolean {
-    const before = this.state;
+    const before = this.known ? this.state : undefined;
+    this.known = true;
     if (!poll.standby || poll.replayed === null) {
       this.replayed = null;
       this.lagMs = undefined;
@@ -132,9 +135,10 @@ export class ReplicaHealth {
     return before !== this.state;
   }
 
-  /** A failed poll or read: down until a poll succeeds. Returns true when the state changed. */
+  /** A failed poll or read: down until a poll succeeds. Returns true when the state changed (or is the first known). */
   failed(reason: string): boolean {
-    const before = this.state;
+    const before = this.known ? this.state : undefined;
+    this.known = true;
     this.state = 'down';
     this.reason = reason;
     this.replayed = null;
@@ -163,10 +167,10 @@ export class ReplicaHealth {
  * The replica a read goes to: the next one, in turn, that can serve the caller; undefined when
  * none can (the read goes to the primary). `turn` spreads reads over the replicas.
  */
-export function chooseReplica<R extends { readonly health?: ReplicaHealth }>(replicas: readonly R[], lastWrite: bigint | null, turn: number): R | undefined {
+export function chooseReplica<R extends { readonly health: ReplicaHealth }>(replicas: readonly R[], lastWrite: bigint | null, turn: number): R | undefined {
   for (let i = 0; i < replicas.length; i += 1) {
     const replica = replicas[(turn + i) % replicas.length];
-    if (replica.health?.canServe(lastWrite)) return replica;
+    if (replica.health.canServe(lastWrite)) return replica;
   }
   return undefined;
 }

@@ -81,6 +81,15 @@ describe('ReplicaHealth', () => {
     return history;
   };
 
+  it('reports its first poll whatever it finds (for the log), and afterwards only changes', () => {
+    const unreachable = new ReplicaHealth('replica-1', MAX_LAG_MS);
+    expect(unreachable.failed('cannot reach the database')).toBe(true);
+    expect(unreachable.failed('cannot reach the database')).toBe(false);
+    const reachable = new ReplicaHealth('replica-2', MAX_LAG_MS);
+    expect(reachable.polled(standby(1000n), caughtUp(), 0)).toBe(true);
+    expect(reachable.polled(standby(1000n), caughtUp(), 200)).toBe(false);
+  });
+
   it('is down until its first poll, and ok once it has replayed what the primary had', () => {
     const health = new ReplicaHealth('replica-1', MAX_LAG_MS);
     expect(health.state).toBe('down');
