@@ -69,6 +69,24 @@ describe('on a single node (no DATABASE_READ_URLS)', () => {
     expect(await testApp.dataSource.query('SELECT last_write_lsn FROM sessions WHERE user_id = $1', [user.id])).toEqual([{ last_write_lsn: null }]);
   });
 
+  it('records a write position with an asynchronous commit of its own: the setting ends with its transaction', async () => {
+    const user = await signUpAndLogIn(testApp.app);
+    const [{ id: sessionId }] = await testApp.dataSource.query('SELECT id FROM sessions WHERE user_id = $1', [user.id]);
+    const runner = testApp.dataSource.createQueryRunner();
+    const setting = async () => (await runner.query("SELECT current_setting('synchronous_commit') AS value"))[0].value;
+    try {
+      await runner.startTransaction();
+      await new Database(testApp.dataSource).rows(runner.manager, SESSION_SQL.recordWrite, [sessionId]);
+      expect(await setting()).toBe('off');
+      await runner.commitTransaction();
+      expect(await setting()).toBe('on');
+    } finally {
+      await runner.release();
+    }
+    const [{ recorded }] = await testApp.dataSource.query('SELECT last_write_lsn::numeric > 0 AS recorded FROM sessions WHERE id = $1', [sessionId]);
+    expect(recorded).toBe(true);
+  });
+
   it('answers /ready exactly as before, and /metrics without replica metrics', async () => {
     expect((await request(testApp.app).get('/ready')).text).toBe('{"status":"ok","database":"ok"}');
     const { text } = await request(testApp.app).get('/metrics');
