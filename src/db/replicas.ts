@@ -30,7 +30,7 @@ export type ReplicaState = 'ok' | 'lagging' | 'down';
 export interface ReplicaStatus {
   name: string;
   state: ReplicaState;
-  /** How old its data may be, in seconds; null while down or not known. */
+  /** How old its data may be, in seconds (to the millisecond); null while down or not known. */
   lagSeconds: number | null;
   /** WAL bytes the primary has written that it has not replayed; null while down or not known. */
   lagBytes: number | null;
@@ -157,7 +157,7 @@ export class ReplicaHealth {
     return {
       name: this.name,
       state: this.state,
-      lagSeconds: known && this.lagMs !== undefined ? this.lagMs / 1000 : null,
+      lagSeconds: known && this.lagMs !== undefined ? Math.round(this.lagMs) / 1000 : null,
       lagBytes: known && this.lagBytes !== undefined ? Number(this.lagBytes) : null,
     };
   }
