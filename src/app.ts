@@ -1,6 +1,5 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import type { DataSource } from 'typeorm';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
@@ -8,10 +7,12 @@ import { PasswordHasher } from './auth/passwords';
 import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
+import type { AppDataSource } from './db/data-source';
 import { Database } from './db/database';
 import { healthRoutes } from './health/health.routes';
 import { HealthService } from './health/health.service';
 import { Metrics } from './observability/metrics';
+import { registerReplicaMetrics } from './observability/replica-metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
 import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
@@ -29,7 +30,7 @@ import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
   config: Config;
-  dataSource: DataSource;
+  dataSource: AppDataSource;
   logger: Logger;
 }
 
@@ -42,7 +43,8 @@ const BODY_LIMIT = '100kb';
  * them), and what they share.
  */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
-  const database = new Database(dataSource);
+  const { readUrls, readMaxLagMs } = config.database;
+  const database = new Database(dataSource, { readUrls, readMaxLagMs, logger });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
@@ -52,8 +54,10 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
-  const tasks = new TasksService(tasksRepository);
+  // With read replicas, each task write records where it ended, for the caller's reads (read-your-writes).
+  const tasks = new TasksService(tasksRepository, database.hasReplicas ? sessionsRepository : undefined);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
+  if (database.hasReplicas) registerReplicaMetrics(metrics.registry, database, readMaxLagMs);
   let document: object | undefined;
   const routes: AnyRoute[] = [
     ...healthRoutes(new HealthService(database)),

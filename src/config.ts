@@ -26,6 +26,27 @@ const duration = z
 /** Values people copy from examples and forget to change. */
 const PLACEHOLDER_SECRETS = /^(changethis|changeme|secret|password|your[-_]?secret.*|jwt[-_]?secret|example.*|x+)$/i;
 
+/**
+ * `DATABASE_READ_URLS`: comma-separated postgres URLs of read replicas. A refusal names the entry by
+ * its position, never by its text: the URLs carry passwords.
+ */
+const readUrls = z.string().transform((value, context): string[] => {
+  const urls = value.split(',').map((url) => url.trim());
+  urls.forEach((url, index) => {
+    if (!isPostgresUrl(url)) context.addIssue({ code: 'custom', message: `entry ${index + 1} must be a postgres:// or postgresql:// URL` });
+  });
+  return urls;
+});
+
+function isPostgresUrl(text: string): boolean {
+  if (!/^postgres(ql)?:\/\/./.test(text)) return false;
+  try {
+    return new URL(text).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 /**
@@ -57,6 +78,8 @@ const environmentSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_READ_URLS: readUrls.optional(),
+  DATABASE_READ_MAX_LAG_MS: integer(0).default(5000),
   EMBEDDED_DATABASE_DIR: z
     .string()
     .min(1)
@@ -102,6 +125,10 @@ export interface Config {
     /** PostgreSQL's statement_timeout for our sessions; 0 for none. */
     statementTimeoutMs: number;
     slowQueryMs: number;
+    /** Read replicas (streaming standbys of the primary) that reads of task data may go to; empty for none. */
+    readUrls: string[];
+    /** A replica further behind the primary than this is not read from. */
+    readMaxLagMs: number;
   };
   /** A request without a response after this long gets 503; also Node's limit on receiving one. */
   requestTimeoutMs: number;
@@ -168,6 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       slowQueryMs: e.SLOW_QUERY_MS,
+      readUrls: e.DATABASE_READ_URLS ?? [],
+      readMaxLagMs: e.DATABASE_READ_MAX_LAG_MS,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
@@ -207,6 +236,9 @@ function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   }
   if (e.HEADERS_TIMEOUT_MS !== undefined && e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
     problems.push('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (e.DATABASE_READ_URLS !== undefined && e.DATABASE_URL === undefined) {
+    problems.push('DATABASE_READ_URLS: needs DATABASE_URL (replicas stream from a primary, which the embedded development server is not)');
   }
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');

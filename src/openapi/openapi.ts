@@ -3,7 +3,7 @@
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
-import { isNullable, type Class } from '../http/validation';
+import { isNullable, isOptional, type Class } from '../http/validation';
 import { EARLIEST_DATE_TIME, LATEST_DATE_TIME } from '../http/validators';
 
 type Schema = Record<string, unknown>;
@@ -42,6 +42,8 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
+  // A class nested in a response (@Type) is one too: its fields are always present, nullable ones say so.
+  for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas[cls.name])) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
   for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
   const componentSchemas: Record<string, Schema> = {};
@@ -82,9 +84,18 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
     properties[name] = finished;
   }
   schema.properties = properties;
-  if (isResponse) schema.required = Object.keys(properties);
+  if (isResponse) schema.required = Object.keys(properties).filter((name) => !isOptional(cls, name));
   if (!isResponse) schema.additionalProperties = false;
   return schema;
+}
+
+/** The classes a class's properties hold (class-transformer's @Type). */
+function nestedClasses(cls: Class, schema: Schema | undefined): Class[] {
+  const names = Object.keys((schema?.properties as Schema | undefined) ?? {});
+  return names.flatMap((name) => {
+    const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction();
+    return typeof nested === 'function' ? [nested as Class] : [];
+  });
 }
 
 /** Defaults are small: a BigInt one (an int64 field's) is written as a JSON number. */

@@ -1,5 +1,5 @@
 import { IsNull, type EntityManager } from 'typeorm';
-import { selectList, statement, type Database, type Statement } from '../db/database';
+import { selectList, statement, type Database, type Reader, type Statement } from '../db/database';
 import { Task, type VersionedTask } from './task.entity';
 import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from './tasks.dto';
 
@@ -10,6 +10,10 @@ import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from 
  * The task routes are the hot path: their statements are written by hand and prepared (see
  * Database.rows), and return Task entities with their version (VersionedTask). The cold path
  * (trashing an account's tasks) uses TypeORM's Repository API.
+ *
+ * Reads given a Reader (the caller: get, list, trash) may be answered by a read replica that has
+ * replayed the caller's last write (Database.readTarget); every other statement, including the
+ * second looks of the write paths, runs on the primary.
  *
  * Soft delete: TypeORM's find* and softDelete see live tasks only, implicitly (@DeleteDateColumn).
  * The hand-written statements say which tasks they see, with LIVE or TRASHED below, and the method
@@ -165,12 +169,12 @@ export interface TaskPageResult {
 /** The tasks' custom repository (TypeORM's Repository<Task>, extended); created once, by the app. */
 export function createTasksRepository(database: Database) {
   return database.repository(Task).extend({
-    async listLive(userId: string, query: ListTasksQuery): Promise<TaskPageResult> {
-      return page(this.manager, listTasksSql(userId, query));
+    async listLive(userId: string, query: ListTasksQuery, reader: Reader): Promise<TaskPageResult> {
+      return page(this.manager, listTasksSql(userId, query), reader);
     },
 
-    async listTrashed(userId: string, query: PageQuery): Promise<TaskPageResult> {
-      return page(this.manager, trashSql(userId, query));
+    async listTrashed(userId: string, query: PageQuery, reader: Reader): Promise<TaskPageResult> {
+      return page(this.manager, trashSql(userId, query), reader);
     },
 
     async add(userId: string, task: TaskCreate): Promise<VersionedTask> {
@@ -178,8 +182,8 @@ export function createTasksRepository(database: Database) {
       return created as VersionedTask;
     },
 
-    async findLive(userId: string, id: string): Promise<VersionedTask | undefined> {
-      const [task] = await database.rows(this.manager, TASK_SQL.findLive, [id, userId], Task);
+    async findLive(userId: string, id: string, reader: Reader): Promise<VersionedTask | undefined> {
+      const [task] = await database.rows(this.manager, TASK_SQL.findLive, [id, userId], Task, database.readTarget(this.manager, reader));
       return task as VersionedTask | undefined;
     },
 
@@ -232,10 +236,12 @@ export function createTasksRepository(database: Database) {
     },
   });
 
-  async function page(manager: EntityManager, { page, count }: { page: Sql; count: Sql }): Promise<TaskPageResult> {
+  /** The page and its count, from the same database. */
+  async function page(manager: EntityManager, { page, count }: { page: Sql; count: Sql }, reader: Reader): Promise<TaskPageResult> {
+    const target = database.readTarget(manager, reader);
     const [tasks, [{ count: total }]] = await Promise.all([
-      database.rows(manager, statement(page.text), page.values, Task),
-      database.rows<{ count: number }>(manager, statement(count.text), count.values),
+      database.rows(manager, statement(page.text), page.values, Task, target),
+      database.rows<{ count: number }>(manager, statement(count.text), count.values, undefined, target),
     ]);
     return { tasks: tasks as VersionedTask[], count: total };
   }

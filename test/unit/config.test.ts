@@ -190,3 +190,44 @@ describe('HEADERS_TIMEOUT_MS', () => {
     expect(configError({ HEADERS_TIMEOUT_MS: '40000' })).toContain('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS');
   });
 });
+
+describe('DATABASE_READ_URLS and DATABASE_READ_MAX_LAG_MS', () => {
+  const primary = { DATABASE_URL: 'postgres://todo:primary-secret@db/todo' };
+
+  it('default to no replicas and a maximum lag of 5 s', () => {
+    expect(loadConfig({}).database).toMatchObject({ readUrls: [], readMaxLagMs: 5000 });
+  });
+
+  it('read a comma-separated list of postgres URLs, spaces around the commas allowed', () => {
+    const config = loadConfig({
+      ...primary,
+      DATABASE_READ_URLS: 'postgres://todo:pw@replica-a:5432/todo, postgresql://todo:pw@replica-b/todo',
+      DATABASE_READ_MAX_LAG_MS: '1500',
+    });
+    expect(config.database).toMatchObject({ readUrls: ['postgres://todo:pw@replica-a:5432/todo', 'postgresql://todo:pw@replica-b/todo'], readMaxLagMs: 1500 });
+  });
+
+  it('refuse an entry that is not a postgres URL by its position, never echoing a password (generated passwords)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9]{8,24}$/),
+        fc.constantFrom('mysql://u:%s@h/db', 'postgres://u:%s@', '%s', 'postgres://u:%s@h/db,,'),
+        (password, shape) => {
+          const bad = shape.replace('%s', password);
+          const message = configError({ ...primary, DATABASE_READ_URLS: `postgres://u:${password}@good/db,${bad}` });
+          expect(message).toMatch(/DATABASE_READ_URLS: entry [23] must be a postgres:\/\/ or postgresql:\/\/ URL/);
+          expect(message).not.toContain(password);
+        },
+      ),
+    );
+  });
+
+  it('need DATABASE_URL: replicas stream from a primary, which the embedded development server is not', () => {
+    expect(configError({ DATABASE_READ_URLS: 'postgres://todo@replica/todo' })).toContain('DATABASE_READ_URLS: needs DATABASE_URL');
+  });
+
+  it('refuse a negative or fractional maximum lag, naming it', () => {
+    expect(configError({ DATABASE_READ_MAX_LAG_MS: '-1' })).toContain('DATABASE_READ_MAX_LAG_MS');
+    expect(configError({ DATABASE_READ_MAX_LAG_MS: '1.5' })).toContain('DATABASE_READ_MAX_LAG_MS');
+  });
+});
