@@ -1,9 +1,13 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Min, ValidateNested } from 'class-validator';
+import { PageQuery } from '../http/pagination';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
-import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
+import { IsDateTimeWithOffset, MaxLength, MinLength, QueryBoolean, Trimmed } from '../http/validators';
 import type { VersionedTask } from './task.entity';
 import type { TaskPageResult } from './tasks.repository';
+
+// The tasks' modules name it from here: services and repositories import nothing from src/http.
+export { PageQuery };
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -56,21 +60,6 @@ export class TaskUpdate {
   @OptionalOrNull()
   @IsDateTimeWithOffset()
   due_date?: string | null;
-}
-
-export class PageQuery {
-  /** Any offset a 64-bit integer holds (the contract sets no maximum); past the end, the page is empty. */
-  @Optional()
-  @QueryInt64()
-  @IsInt64(0)
-  skip: bigint = 0n;
-
-  @Optional()
-  @QueryInteger()
-  @IsInt({ message: 'limit must be an integer' })
-  @Min(1)
-  @Max(100)
-  limit: number = 100;
 }
 
 export class ListTasksQuery extends PageQuery {
