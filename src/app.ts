@@ -1,6 +1,9 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
+import { auditRoutes } from './audit/audit.routes';
+import { AuditService } from './audit/audit.service';
+import { createSecurityEventsRepository } from './audit/security-events.repository';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
@@ -46,12 +49,13 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
+  const eventsRepository = createSecurityEventsRepository(database);
 
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
-  const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
-  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
+  const auth = new AuthService(sessionsRepository, usersRepository, eventsRepository, database, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
   const tasks = new TasksService(tasksRepository);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   let document: object | undefined;
@@ -64,6 +68,7 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
     testTokenRoute(users),
     logoutRoute(auth),
     ...userRoutes(users),
+    ...auditRoutes(new AuditService(eventsRepository)),
     ...taskRoutes(tasks),
   ];
   return { routes, auth, metrics };

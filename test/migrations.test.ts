@@ -35,7 +35,14 @@ describe('migrations', () => {
       catalogs.push(await readCatalog(dataSource));
     }
     expect(catalogs[0]).toEqual({ tables: [], functions: [], extensions: ['plpgsql'] });
-    expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual(['rotated_refresh_tokens', 'sessions', 'tasks', 'user_task_counts', 'users']);
+    expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual([
+      'rotated_refresh_tokens',
+      'security_events',
+      'sessions',
+      'tasks',
+      'user_task_counts',
+      'users',
+    ]);
 
     for (let count = classes.length; count > 0; count -= 1) {
       expect(await revertLastMigration(dataSource)).toBe(allMigrations[count - 1]);
@@ -133,7 +140,10 @@ class FailingConcurrentIndex9999999999999 implements MigrationInterface {
   async down(): Promise<void> {}
 }
 
-async function withExtraMigrations<T>(extra: Array<new () => MigrationInterface>, work: (url: string, open: () => Promise<AppDataSource>) => Promise<T>): Promise<T> {
+async function withExtraMigrations<T>(
+  extra: Array<new () => MigrationInterface>,
+  work: (url: string, open: () => Promise<AppDataSource>) => Promise<T>,
+): Promise<T> {
   const scratch = await createTestDatabase();
   const opened: AppDataSource[] = [];
   const open = async () => {

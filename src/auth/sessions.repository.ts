@@ -80,14 +80,17 @@ export function createSessionsRepository(database: Database) {
       return revoked?.userId;
     },
 
-    async revokeOne(sessionId: string, reason: RevokedReason): Promise<void> {
-      await this.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: () => 'now()', revokedReason: reason });
+    /** Revokes the session if it is not yet; true when this call revoked it. */
+    async revokeOne(sessionId: string, reason: RevokedReason): Promise<boolean> {
+      const { affected } = await this.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: () => 'now()', revokedReason: reason });
+      return affected === 1;
     },
 
-    /** Revokes every live session of a user, except one if given. */
-    async revokeAllOf(userId: string, reason: RevokedReason, options: { except?: string } = {}): Promise<void> {
+    /** Revokes every live session of a user, except one if given; returns how many it revoked. */
+    async revokeAllOf(userId: string, reason: RevokedReason, options: { except?: string } = {}): Promise<number> {
       const which = options.except === undefined ? { userId, revokedAt: IsNull() } : { userId, revokedAt: IsNull(), id: Not(options.except) };
-      await this.update(which, { revokedAt: () => 'now()', revokedReason: reason });
+      const { affected } = await this.update(which, { revokedAt: () => 'now()', revokedReason: reason });
+      return affected ?? 0;
     },
   });
 }
