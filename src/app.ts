@@ -23,6 +23,8 @@ import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
+import { createMaintenanceRunsRepository } from './retention/maintenance-runs.repository';
+import { RetentionService } from './retention/retention.service';
 import { createTasksRepository } from './tasks/tasks.repository';
 import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
@@ -56,7 +58,7 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
   const auth = new AuthService(sessionsRepository, usersRepository, eventsRepository, database, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
-  const tasks = new TasksService(tasksRepository);
+  const tasks = new TasksService(tasksRepository, config.retention.trashDays);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   let document: object | undefined;
   const routes: AnyRoute[] = [
@@ -72,6 +74,18 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
     ...taskRoutes(tasks),
   ];
   return { routes, auth, metrics };
+}
+
+/** The retention job on its own repositories: the service's timer (server.ts) and `npm run purge` run the same code. */
+export function createRetentionService({ config, dataSource }: Pick<AppDependencies, 'config' | 'dataSource'>, now?: () => Date): RetentionService {
+  const database = new Database(dataSource);
+  const repositories = {
+    tasks: createTasksRepository(database),
+    sessions: createSessionsRepository(database),
+    users: createUsersRepository(database),
+    events: createSecurityEventsRepository(database),
+  };
+  return new RetentionService(config.retention, repositories, createMaintenanceRunsRepository(database), database, now);
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */

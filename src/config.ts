@@ -26,6 +26,12 @@ const duration = z
 /** Values people copy from examples and forget to change. */
 const PLACEHOLDER_SECRETS = /^(changethis|changeme|secret|password|your[-_]?secret.*|jwt[-_]?secret|example.*|x+)$/i;
 
+/** Days rows are kept before the retention job deletes them; 0 keeps them forever. At most a century. */
+const retentionDays = integer(0, 36_500);
+
+/** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 /**
@@ -81,6 +87,12 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SLOW_QUERY_MS: integer(1).default(200),
+  TRASH_RETENTION_DAYS: retentionDays.default(30),
+  SESSION_RETENTION_DAYS: retentionDays.default(30),
+  ACCOUNT_RETENTION_DAYS: retentionDays.default(30),
+  AUDIT_RETENTION_DAYS: retentionDays.default(90),
+  RETENTION_INTERVAL_MS: integer(0, MAX_TIMER_MS).default(3_600_000),
+  RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -121,6 +133,17 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     loginRateLimit: number;
     loginRateLimitPerIp: number;
+  };
+  /** How long deleted or ended rows are kept, in days (0: forever), and how the retention job runs. */
+  retention: {
+    trashDays: number;
+    sessionDays: number;
+    accountDays: number;
+    auditDays: number;
+    /** Between two runs of the job in the service; 0: the service never runs it (npm run purge still does). */
+    intervalMs: number;
+    /** Rows deleted per transaction. */
+    batchSize: number;
   };
   http: {
     /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
@@ -173,6 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       loginRateLimit: e.LOGIN_RATE_LIMIT,
       loginRateLimitPerIp: e.LOGIN_RATE_LIMIT_PER_IP,
+    },
+    retention: {
+      trashDays: e.TRASH_RETENTION_DAYS,
+      sessionDays: e.SESSION_RETENTION_DAYS,
+      accountDays: e.ACCOUNT_RETENTION_DAYS,
+      auditDays: e.AUDIT_RETENTION_DAYS,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batchSize: e.RETENTION_BATCH_SIZE,
     },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),

@@ -36,6 +36,7 @@ describe('migrations', () => {
     }
     expect(catalogs[0]).toEqual({ tables: [], functions: [], extensions: ['plpgsql'] });
     expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual([
+      'maintenance_runs',
       'rotated_refresh_tokens',
       'security_events',
       'sessions',

@@ -1,4 +1,5 @@
 import { selectList, statement, type Database } from '../db/database';
+import { purgeStatements } from '../db/purge-statements';
 import { IP_MAX_LENGTH, SecurityEvent, USER_AGENT_MAX_LENGTH, type SecurityEventType } from './security-event.entity';
 
 /*
@@ -37,6 +38,7 @@ export const SECURITY_EVENT_SQL = {
   /** A user's events newest first; events of one transaction are ordered by clock_timestamp(). */
   pageOf: statement(`SELECT ${selectList(SecurityEvent)} FROM security_events WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`),
   countOf: statement('SELECT count(*)::int AS count FROM security_events WHERE user_id = $1'),
+  olderThan: purgeStatements('security_events', 'created_at < $1'),
 } as const;
 
 /** Header text is Latin-1 as Node decodes it: one character per byte, so cutting by UTF-16 units cuts no character in two. */
@@ -65,6 +67,16 @@ export function createSecurityEventsRepository(database: Database) {
         database.rows<{ count: number }>(this.manager, SECURITY_EVENT_SQL.countOf, [userId]),
       ]);
       return { events, count };
+    },
+
+    /** Retention: deletes up to `limit` events older than `cutoff`; returns how many went. */
+    async purgeOlderThan(cutoff: Date, limit: number): Promise<number> {
+      return (await database.rows(this.manager, SECURITY_EVENT_SQL.olderThan.purge, [cutoff, limit])).length;
+    },
+
+    async countOlderThan(cutoff: Date): Promise<number> {
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, SECURITY_EVENT_SQL.olderThan.count, [cutoff]);
+      return count;
     },
   });
 }

@@ -5,6 +5,7 @@ import { Nullable, Optional, OptionalOrNull } from '../http/validation';
 import { IsDateTimeWithOffset, MaxLength, MinLength, QueryBoolean, Trimmed } from '../http/validators';
 import type { VersionedTask } from './task.entity';
 import type { TaskPageResult } from './tasks.repository';
+import type { TrashPageResult } from './tasks.service';
 
 // The tasks' modules name it from here: services and repositories import nothing from src/http.
 export { PageQuery };
@@ -127,6 +128,26 @@ export class TaskPage {
   count: number;
 }
 
+/** A task in the trash: a TaskPublic, and when the retention job may delete it for good. */
+export class TrashedTaskPublic extends TaskPublic {
+  /** deleted_at + TRASH_RETENTION_DAYS; null when trashed tasks are kept until deleted by hand (TRASH_RETENTION_DAYS=0). */
+  @Nullable()
+  @IsDateTimeWithOffset()
+  purge_at: string | null;
+}
+
+export class TrashPage {
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => TrashedTaskPublic)
+  data: TrashedTaskPublic[];
+
+  /** All tasks in the trash, ignoring skip and limit. */
+  @IsInt()
+  @Min(0)
+  count: number;
+}
+
 /* The one place where tasks become what the API sends. */
 
 export function toTaskPublic(task: VersionedTask): TaskPublic {
@@ -144,6 +165,10 @@ export function toTaskPublic(task: VersionedTask): TaskPublic {
 
 export function toTaskPage({ tasks, count }: TaskPageResult): TaskPage {
   return { data: tasks.map(toTaskPublic), count };
+}
+
+export function toTrashPage({ tasks, count }: TrashPageResult): TrashPage {
+  return { data: tasks.map(({ task, purgeAt }) => ({ ...toTaskPublic(task), purge_at: purgeAt ? purgeAt.toISOString() : null })), count };
 }
 
 /** The ETag of a task: its version, as a strong tag. */

@@ -3,20 +3,35 @@ import type { ListTasksQuery, PageQuery, TaskCreate, TaskUpdate } from './tasks.
 import { TaskChanged, TaskNotFound } from './tasks.errors';
 import type { ExpectedVersions, TaskPageResult, TasksRepository } from './tasks.repository';
 
+const DAY_MS = 86_400_000;
+
+/** The trash: its tasks, each with the moment the retention job may delete it for good (null: kept until deleted by hand). */
+export interface TrashPageResult {
+  tasks: Array<{ task: VersionedTask; purgeAt: Date | null }>;
+  count: number;
+}
+
 /**
  * The task rules: a task is the caller's or it does not exist (404, whoever owns it); a write with
  * expected versions (If-Match) that match no more answers 412 while the task is there, 404 when
  * it is not.
  */
 export class TasksService {
-  constructor(private readonly tasks: TasksRepository) {}
+  /** `trashRetentionDays`: TRASH_RETENTION_DAYS, after which the retention job deletes a trashed task; 0 for never. */
+  constructor(
+    private readonly tasks: TasksRepository,
+    private readonly trashRetentionDays: number,
+  ) {}
 
   list(userId: string, query: ListTasksQuery): Promise<TaskPageResult> {
     return this.tasks.listLive(userId, query);
   }
 
-  trash(userId: string, query: PageQuery): Promise<TaskPageResult> {
-    return this.tasks.listTrashed(userId, query);
+  /** The trash, and when each of its tasks is due to be deleted for good: TRASH_RETENTION_DAYS after it was trashed. */
+  async trash(userId: string, query: PageQuery): Promise<TrashPageResult> {
+    const { tasks, count } = await this.tasks.listTrashed(userId, query);
+    const keptMs = this.trashRetentionDays * DAY_MS;
+    return { tasks: tasks.map((task) => ({ task, purgeAt: keptMs && task.deletedAt ? new Date(task.deletedAt.getTime() + keptMs) : null })), count };
   }
 
   create(userId: string, task: TaskCreate): Promise<VersionedTask> {

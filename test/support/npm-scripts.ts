@@ -11,6 +11,7 @@ export const AFTER_THE_BUILD = {
   'db:stop': ['node', 'dist/src/db/embedded-stop-cli.js'],
   'docs:schema': ['node', 'dist/src/db/schema-docs-cli.js'],
   seed: ['node', 'dist/seeds/run.js'],
+  purge: ['node', 'dist/src/retention/purge-cli.js'],
   bench: ['node', 'dist/bench/run.js'],
 } as const;
 
