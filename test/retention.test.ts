@@ -317,6 +317,19 @@ describe('one run at a time', () => {
     expect((await retention().run()).ran).toBe(true);
   });
 
+  it('a run that fails gives the job back at once, so the next run need not wait for the lease', async () => {
+    await insertEvent(null, ago(91 * DAY_MS));
+    await sql(`CREATE OR REPLACE FUNCTION refuse_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await sql('CREATE TRIGGER refuse_deletes BEFORE DELETE ON security_events FOR EACH ROW EXECUTE FUNCTION refuse_deletes()');
+    try {
+      await expect(retention().run()).rejects.toThrow('refused by the test');
+    } finally {
+      await sql('DROP TRIGGER refuse_deletes ON security_events');
+    }
+    expect(await sql("SELECT holder, last_finished_at FROM maintenance_runs WHERE job = 'retention'")).toEqual([{ holder: null, last_finished_at: null }]);
+    expect((await retention().run()).deleted.security_events).toBe(1);
+  });
+
   it('a run whose job was taken over (it stalled past its lease) stops at its next batch', async () => {
     const user = await insertUser();
     for (let i = 0; i < 10; i += 1) await insertTask(user, ago(31 * DAY_MS));

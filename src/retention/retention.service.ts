@@ -154,7 +154,8 @@ export class RetentionService {
         if (await this.purgeAll(step, report, holder, signal)) break;
       }
     } catch (error) {
-      if (!(error instanceof RetentionLeaseLost)) await this.runs.release(RETENTION_JOB, holder);
+      // Give the job back unless it was taken from us; if even that fails, the lease runs out. The run's own error is the one to report.
+      if (!(error instanceof RetentionLeaseLost)) await this.runs.release(RETENTION_JOB, holder).catch(() => undefined);
       throw error;
     }
     if (report.interrupted) {
