@@ -47,6 +47,12 @@ function isPostgresUrl(text: string): boolean {
   }
 }
 
+/** Days rows are kept before the retention job deletes them; 0 keeps them forever. At most a century. */
+const retentionDays = integer(0, 36_500);
+
+/** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 /**
@@ -107,6 +113,12 @@ const environmentSchema = z.object({
   BACKUP_DIR: z.string().min(1).default(path.join(projectRoot, 'backups')),
   BACKUP_KEEP: integer(0, 100_000).default(14),
   PG_BIN_DIR: z.string().min(1).optional(),
+  TRASH_RETENTION_DAYS: retentionDays.default(30),
+  SESSION_RETENTION_DAYS: retentionDays.default(30),
+  ACCOUNT_RETENTION_DAYS: retentionDays.default(30),
+  AUDIT_RETENTION_DAYS: retentionDays.default(90),
+  RETENTION_INTERVAL_MS: integer(0, MAX_TIMER_MS).default(3_600_000),
+  RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -159,6 +171,17 @@ export interface Config {
     keep: number;
     /** Where pg_dump and pg_restore are, when set; otherwise PATH and /usr/lib/postgresql/<major>/bin are searched. */
     pgBinDir: string | undefined;
+  };
+  /** How long deleted or ended rows are kept, in days (0: forever), and how the retention job runs. */
+  retention: {
+    trashDays: number;
+    sessionDays: number;
+    accountDays: number;
+    auditDays: number;
+    /** Between two runs of the job in the service; 0: the service never runs it (npm run purge still does). */
+    intervalMs: number;
+    /** Rows deleted per transaction. */
+    batchSize: number;
   };
   http: {
     /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
@@ -218,6 +241,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       dir: path.resolve(e.BACKUP_DIR),
       keep: e.BACKUP_KEEP,
       pgBinDir: e.PG_BIN_DIR === undefined ? undefined : path.resolve(e.PG_BIN_DIR),
+    },
+    retention: {
+      trashDays: e.TRASH_RETENTION_DAYS,
+      sessionDays: e.SESSION_RETENTION_DAYS,
+      accountDays: e.ACCOUNT_RETENTION_DAYS,
+      auditDays: e.AUDIT_RETENTION_DAYS,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batchSize: e.RETENTION_BATCH_SIZE,
     },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),

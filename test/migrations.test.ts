@@ -35,7 +35,15 @@ describe('migrations', () => {
       catalogs.push(await readCatalog(dataSource));
     }
     expect(catalogs[0]).toEqual({ tables: [], functions: [], extensions: ['plpgsql'] });
-    expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual(['rotated_refresh_tokens', 'sessions', 'tasks', 'user_task_counts', 'users']);
+    expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual([
+      'maintenance_runs',
+      'rotated_refresh_tokens',
+      'security_events',
+      'sessions',
+      'tasks',
+      'user_task_counts',
+      'users',
+    ]);
 
     for (let count = classes.length; count > 0; count -= 1) {
       expect(await revertLastMigration(dataSource)).toBe(allMigrations[count - 1]);

@@ -5,6 +5,7 @@ export type RevokedReason = 'logout' | 'password_changed' | 'account_deleted' | 
 
 /** One signed-in device: the refresh token's current hash and whether the session still counts. */
 @Entity({ name: 'sessions', comment: 'One row per login (device): the refresh token behind it and whether it still counts.' })
+@Index('idx_sessions_ended_at', { synchronize: false })
 export class Session {
   @PrimaryGeneratedColumn('uuid', {
     comment: 'Primary key; access tokens name it (sid) and refresh tokens start with it.',

@@ -1,5 +1,6 @@
 import { IsNull, Not } from 'typeorm';
 import { statement, type Database, type Reader } from '../db/database';
+import { purgeStatements } from '../db/purge-statements';
 import { Session, type RevokedReason } from './session.entity';
 
 /*
@@ -86,6 +87,9 @@ SELECT user_id AS "userId" FROM rotated`),
  WHERE id = $1 AND revoked_at IS NULL
    AND EXISTS (SELECT 1 FROM rotated_refresh_tokens r WHERE r.session_id = $1 AND r.refresh_token_hash = $2)
  RETURNING user_id AS "userId"`),
+
+  /** Retention: sessions that ended (revoked, or expired: LEAST skips a NULL revoked_at) before $1. Their rotated hashes go by cascade. */
+  endedBefore: purgeStatements('sessions', 'LEAST(revoked_at, expires_at) < $1'),
 } as const;
 
 /** The sessions' custom repository (TypeORM's Repository<Session>, extended); created once, by the app. */
@@ -122,14 +126,27 @@ export function createSessionsRepository(database: Database) {
       return revoked?.userId;
     },
 
-    async revokeOne(sessionId: string, reason: RevokedReason): Promise<void> {
-      await this.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: () => 'now()', revokedReason: reason });
+    /** Revokes the session if it is not yet; true when this call revoked it. */
+    async revokeOne(sessionId: string, reason: RevokedReason): Promise<boolean> {
+      const { affected } = await this.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: () => 'now()', revokedReason: reason });
+      return affected === 1;
     },
 
-    /** Revokes every live session of a user, except one if given. */
-    async revokeAllOf(userId: string, reason: RevokedReason, options: { except?: string } = {}): Promise<void> {
+    /** Revokes every live session of a user, except one if given; returns how many it revoked. */
+    async revokeAllOf(userId: string, reason: RevokedReason, options: { except?: string } = {}): Promise<number> {
       const which = options.except === undefined ? { userId, revokedAt: IsNull() } : { userId, revokedAt: IsNull(), id: Not(options.except) };
-      await this.update(which, { revokedAt: () => 'now()', revokedReason: reason });
+      const { affected } = await this.update(which, { revokedAt: () => 'now()', revokedReason: reason });
+      return affected ?? 0;
+    },
+
+    /** Retention: deletes up to `limit` sessions that ended before `cutoff`; returns how many went. */
+    async purgeEndedBefore(cutoff: Date, limit: number): Promise<number> {
+      return (await database.rows(this.manager, SESSION_SQL.endedBefore.purge, [cutoff, limit])).length;
+    },
+
+    async countEndedBefore(cutoff: Date): Promise<number> {
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, SESSION_SQL.endedBefore.count, [cutoff]);
+      return count;
     },
   });
 }

@@ -2,14 +2,16 @@ import path from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { SecurityEvent } from '../audit/security-event.entity';
 import { RotatedRefreshToken } from '../auth/rotated-refresh-token.entity';
 import { Session } from '../auth/session.entity';
+import { MaintenanceRun } from '../retention/maintenance-run.entity';
 import { Task } from '../tasks/task.entity';
 import { User } from '../users/user.entity';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { PinoTypeOrmLogger } from './typeorm-logger';
 
-export const entities = [User, Task, Session, RotatedRefreshToken];
+export const entities = [User, Task, Session, RotatedRefreshToken, SecurityEvent, MaintenanceRun];
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 

@@ -42,8 +42,8 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
-  // A class nested in a response (@Type) is one too: its fields are always present, nullable ones say so.
-  for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas[cls.name])) responseClasses.add(nested);
+  // A class a response nests through @Type (a page's items) is a response too: every field present, the nullable ones as such.
+  for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas)) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
   for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
   const componentSchemas: Record<string, Schema> = {};
@@ -89,18 +89,17 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
   return schema;
 }
 
-/** The classes a class's properties hold (class-transformer's @Type). */
-function nestedClasses(cls: Class, schema: Schema | undefined): Class[] {
-  const names = Object.keys((schema?.properties as Schema | undefined) ?? {});
-  return names.flatMap((name) => {
-    const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction();
-    return typeof nested === 'function' ? [nested as Class] : [];
-  });
-}
-
 /** Defaults are small: a BigInt one (an int64 field's) is written as a JSON number. */
 function jsonValue(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** The classes `cls` holds in its properties through class-transformer's @Type, among those with a schema. */
+function nestedClasses(cls: Class, schemas: Record<string, Schema>): Class[] {
+  return Object.keys((schemas[cls.name]?.properties as Schema | undefined) ?? {}).flatMap((property) => {
+    const nested = defaultMetadataStorage.findTypeMetadata(cls, property)?.typeFunction();
+    return typeof nested === 'function' && schemas[nested.name] ? [nested as Class] : [];
+  });
 }
 
 function referencedClasses(schema: Schema): string[] {

@@ -1,5 +1,6 @@
 import { IsNull, type EntityManager } from 'typeorm';
 import { selectList, statement, type Database, type Reader, type Statement } from '../db/database';
+import { purgeStatements } from '../db/purge-statements';
 import { Task, type VersionedTask } from './task.entity';
 import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from './tasks.dto';
 
@@ -160,6 +161,27 @@ export function updateLiveSql(
   return { statement: UPDATE_LIVE[sent], values };
 }
 
+/**
+ * The trashed tasks the retention job deletes for good: those in the trash since before a time
+ * (TRASH_RETENTION_DAYS), or those of accounts deleted before a time (ACCOUNT_RETENTION_DAYS:
+ * deleting an account trashes its tasks, so these are all it has left) that the first rule does not
+ * take: trashed since its cutoff (`trashedSince`; null when the trash is kept forever). So the two
+ * rules never count one task twice. Removing an account's tasks in batches before the account
+ * keeps the account's own delete small, whatever it owned.
+ */
+export type TrashPurge = { trashedBefore: Date } | { ofAccountsDeletedBefore: Date; trashedSince: Date | null };
+
+const PURGE = {
+  trashed: purgeStatements('tasks', 'deleted_at < $1'),
+  ofDeletedAccounts: purgeStatements('tasks', 'deleted_at >= $2 AND user_id IN (SELECT id FROM users WHERE deleted_at < $1)', 2),
+};
+
+/** The rule's statements and the parameters of its condition. */
+function purgeRule(which: TrashPurge): { sql: (typeof PURGE)['trashed']; parameters: unknown[] } {
+  if ('trashedBefore' in which) return { sql: PURGE.trashed, parameters: [which.trashedBefore] };
+  return { sql: PURGE.ofDeletedAccounts, parameters: [which.ofAccountsDeletedBefore, which.trashedSince ?? '-infinity'] };
+}
+
 /** A page of tasks and the count of all that match. */
 export interface TaskPageResult {
   tasks: VersionedTask[];
@@ -233,6 +255,22 @@ export function createTasksRepository(database: Database) {
     /** Moves every live task of a user to the trash (account deletion); TypeORM's softDelete. */
     async trashAllOf(userId: string): Promise<void> {
       await this.softDelete({ userId, deletedAt: IsNull() });
+    },
+
+    /**
+     * Retention: deletes for good up to `limit` trashed tasks of `which` kind; returns how many went.
+     * The one way the retention job deletes tasks (the live-task counter is unaffected: trashed tasks
+     * are not counted).
+     */
+    async purgeTrashed(which: TrashPurge, limit: number): Promise<number> {
+      const { sql, parameters } = purgeRule(which);
+      return (await database.rows(this.manager, sql.purge, [...parameters, limit])).length;
+    },
+
+    async countTrashed(which: TrashPurge): Promise<number> {
+      const { sql, parameters } = purgeRule(which);
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, sql.count, parameters);
+      return count;
     },
   });
 

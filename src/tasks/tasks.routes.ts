@@ -2,7 +2,20 @@ import { parseIfMatch } from '../http/preconditions';
 import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
 import type { VersionedTask } from './task.entity';
-import { etagOf, ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate, toTaskPage, toTaskPublic } from './tasks.dto';
+import {
+  etagOf,
+  ListTasksQuery,
+  PageQuery,
+  TaskCreate,
+  TaskIdParams,
+  TaskPage,
+  TaskPublic,
+  TaskUpdate,
+  toTaskPage,
+  toTaskPublic,
+  toTrashPage,
+  TrashPage,
+} from './tasks.dto';
 import type { TasksService } from './tasks.service';
 
 const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
@@ -41,11 +54,11 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       method: 'get',
       path: '/api/v1/tasks/trash',
       tag: 'tasks',
-      summary: "The caller's soft-deleted tasks, most recently deleted first",
+      summary: "The caller's soft-deleted tasks, most recently deleted first, each with the time it is deleted for good (purge_at)",
       auth: true,
       query: PageQuery,
-      success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage },
-      handler: async ({ principal, query }) => toTaskPage(await tasks.trash(principal, query)),
+      success: { status: 200, description: 'A page of deleted tasks', schema: TrashPage },
+      handler: async ({ principal, query }) => toTrashPage(await tasks.trash(principal, query)),
     }),
     defineRoute({
       method: 'get',

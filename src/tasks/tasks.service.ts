@@ -9,6 +9,14 @@ export interface WritePositions {
   recordWrite(sessionId: string): Promise<void>;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The trash: its tasks, each with the moment the retention job may delete it for good (null: kept until deleted by hand). */
+export interface TrashPageResult {
+  tasks: Array<{ task: VersionedTask; purgeAt: Date | null }>;
+  count: number;
+}
+
 /**
  * The task rules: a task is the caller's or it does not exist (404, whoever owns it); a write with
  * expected versions (If-Match) that match no more answers 412 while the task is there, 404 when
@@ -20,8 +28,13 @@ export interface WritePositions {
  * replayed that far. A write that changed nothing (404, 412) records nothing.
  */
 export class TasksService {
+  /**
+   * `trashRetentionDays`: TRASH_RETENTION_DAYS, after which the retention job deletes a trashed task; 0 for never.
+   * `writePositions`: given with read replicas only.
+   */
   constructor(
     private readonly tasks: TasksRepository,
+    private readonly trashRetentionDays: number,
     private readonly writePositions?: WritePositions,
   ) {}
 
@@ -29,8 +42,11 @@ export class TasksService {
     return this.tasks.listLive(caller.userId, query, caller);
   }
 
-  trash(caller: SessionOwner, query: PageQuery): Promise<TaskPageResult> {
-    return this.tasks.listTrashed(caller.userId, query, caller);
+  /** The trash, and when each of its tasks is due to be deleted for good: TRASH_RETENTION_DAYS after it was trashed. */
+  async trash(caller: SessionOwner, query: PageQuery): Promise<TrashPageResult> {
+    const { tasks, count } = await this.tasks.listTrashed(caller.userId, query, caller);
+    const keptMs = this.trashRetentionDays * DAY_MS;
+    return { tasks: tasks.map((task) => ({ task, purgeAt: keptMs && task.deletedAt ? new Date(task.deletedAt.getTime() + keptMs) : null })), count };
   }
 
   create(caller: SessionOwner, task: TaskCreate): Promise<VersionedTask> {

@@ -13,6 +13,7 @@ export const AFTER_THE_BUILD = {
   'db:restore': ['node', 'dist/src/db/restore-cli.js'],
   'docs:schema': ['node', 'dist/src/db/schema-docs-cli.js'],
   seed: ['node', 'dist/seeds/run.js'],
+  purge: ['node', 'dist/src/retention/purge-cli.js'],
   bench: ['node', 'dist/bench/run.js'],
   'bench:backup': ['node', 'dist/bench/backup-drill.js'],
 } as const;

@@ -88,6 +88,21 @@ describe('the configuration', () => {
     );
   });
 
+  it('has the documented retention defaults, takes 0 as "keep forever" and names any bad retention variable', () => {
+    expect(loadConfig({}).retention).toEqual({ trashDays: 30, sessionDays: 30, accountDays: 30, auditDays: 90, intervalMs: 3_600_000, batchSize: 1000 });
+    expect(loadConfig({ TRASH_RETENTION_DAYS: '0', RETENTION_INTERVAL_MS: '0' }).retention).toMatchObject({ trashDays: 0, intervalMs: 0 });
+    const bad = {
+      TRASH_RETENTION_DAYS: '-1',
+      SESSION_RETENTION_DAYS: '1.5',
+      ACCOUNT_RETENTION_DAYS: '36501',
+      AUDIT_RETENTION_DAYS: 'ninety',
+      RETENTION_INTERVAL_MS: '2147483648',
+      RETENTION_BATCH_SIZE: '0',
+    };
+    const message = configError(bad);
+    for (const name of Object.keys(bad)) expect(message).toContain(`${name}:`);
+  });
+
   it('treats an empty variable as unset and reads CORS origins as a list', () => {
     expect(loadConfig({ PORT: '', CORS_ORIGINS: 'https://a.example, https://b.example' })).toMatchObject({
       port: 8000,
