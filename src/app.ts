@@ -1,6 +1,8 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import type { DataSource } from 'typeorm';
+import { auditRoutes } from './audit/audit.routes';
+import { AuditService } from './audit/audit.service';
+import { createSecurityEventsRepository } from './audit/security-events.repository';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { createLoginAttemptsRepository } from './auth/login-attempts.repository';
@@ -9,10 +11,12 @@ import { PasswordHasher } from './auth/passwords';
 import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
+import type { AppDataSource } from './db/data-source';
 import { Database } from './db/database';
 import { healthRoutes } from './health/health.routes';
 import { HealthService } from './health/health.service';
 import { Metrics } from './observability/metrics';
+import { registerReplicaMetrics } from './observability/replica-metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
 import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
@@ -21,6 +25,8 @@ import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
+import { createMaintenanceRunsRepository } from './retention/maintenance-runs.repository';
+import { RetentionService } from './retention/retention.service';
 import { createTasksRepository } from './tasks/tasks.repository';
 import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
@@ -30,7 +36,7 @@ import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
   config: Config;
-  dataSource: DataSource;
+  dataSource: AppDataSource;
   logger: Logger;
 }
 
@@ -43,10 +49,12 @@ const BODY_LIMIT = '100kb';
  * them), and what they share.
  */
 export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
-  const database = new Database(dataSource, { preparedStatements: config.database.preparedStatements });
+  const { readUrls, readMaxLagMs, preparedStatements } = config.database;
+  const database = new Database(dataSource, { preparedStatements, replicas: { readUrls, readMaxLagMs, logger } });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
+  const eventsRepository = createSecurityEventsRepository(database);
 
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
@@ -55,10 +63,12 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
     { failuresPerAccount: config.auth.loginRateLimit, attemptsPerAddress: config.auth.loginRateLimitPerIp },
     logger,
   );
-  const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
-  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
-  const tasks = new TasksService(tasksRepository);
+  const auth = new AuthService(sessionsRepository, usersRepository, eventsRepository, database, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
+  // With read replicas, each task write records where it ended, for the caller's reads (read-your-writes).
+  const tasks = new TasksService(tasksRepository, config.retention.trashDays, database.hasReplicas ? sessionsRepository : undefined);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
+  if (database.hasReplicas) registerReplicaMetrics(metrics.registry, database, readMaxLagMs);
   let document: object | undefined;
   const routes: AnyRoute[] = [
     ...healthRoutes(new HealthService(database)),
@@ -69,9 +79,22 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
     testTokenRoute(users),
     logoutRoute(auth),
     ...userRoutes(users),
+    ...auditRoutes(new AuditService(eventsRepository)),
     ...taskRoutes(tasks),
   ];
   return { routes, auth, metrics };
+}
+
+/** The retention job on its own repositories: the service's timer (server.ts) and `npm run purge` run the same code. */
+export function createRetentionService({ config, dataSource }: Pick<AppDependencies, 'config' | 'dataSource'>, now?: () => Date): RetentionService {
+  const database = new Database(dataSource, { preparedStatements: config.database.preparedStatements });
+  const repositories = {
+    tasks: createTasksRepository(database),
+    sessions: createSessionsRepository(database),
+    users: createUsersRepository(database),
+    events: createSecurityEventsRepository(database),
+  };
+  return new RetentionService(config.retention, repositories, createMaintenanceRunsRepository(database), database, now);
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */

@@ -7,8 +7,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * burst spread over every process cannot slip past. Rows whose window has ended are deleted by the
  * service in small batches (the window index).
  */
-export class LoginAttemptCounts1795481400000 implements MigrationInterface {
-  name = 'LoginAttemptCounts1795481400000';
+export class LoginAttemptCounts1795485000000 implements MigrationInterface {
+  name = 'LoginAttemptCounts1795485000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
