@@ -251,7 +251,7 @@ describe('when login attempts cannot be counted', () => {
 
 describe('counters whose window has ended', () => {
   it('are deleted by the logins, at most a batch at a time, batch after batch while there are more, and no live counter with them', async () => {
-    const database = new Database(testApp.dataSource);
+    const database = new Database(testApp.dataSource, { preparedStatements: testApp.config.database.preparedStatements });
     const limiter = new LoginRateLimiter(createLoginAttemptsRepository(database), { failuresPerAccount: 5, attemptsPerAddress: 100 }, silentLogger, 3_600_000);
     const ended = Math.round(SWEEP_BATCH * 2.5);
     await testApp.dataSource.query('DELETE FROM login_attempt_counts');
