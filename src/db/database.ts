@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { getMetadataArgsStorage, type DataSource, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from 'typeorm';
 import { pendingMigrations } from './migrations';
+import { PinoTypeOrmLogger, type SlowQueryListener } from './typeorm-logger';
 
 /** A hand-written SQL statement and the name it is prepared under. */
 export interface Statement {
@@ -111,6 +112,16 @@ export class Database implements Transactions {
   /** Names of the migrations of this build the database lacks. */
   pendingMigrations(): Promise<string[]> {
     return pendingMigrations(this.dataSource);
+  }
+
+  /**
+   * Calls `listener` for every statement slower than SLOW_QUERY_MS, the prepared ones of `rows()`
+   * and TypeORM's alike (both reach the logger), in the async context of the code that ran it.
+   */
+  onSlowQuery(listener: SlowQueryListener): void {
+    const logger = this.dataSource.logger;
+    if (!(logger instanceof PinoTypeOrmLogger)) throw new Error('Slow statements are reported only by the data source dataSourceOptions() configures');
+    logger.onSlowQuery(listener);
   }
 
   /** Connections of the pool, for /metrics; undefined before the data source is initialised. */

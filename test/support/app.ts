@@ -1,7 +1,8 @@
 import type { Express } from 'express';
-import { createApp } from '../../src/app';
+import { composeApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { AppDataSource } from '../../src/db/data-source';
+import type { DatabaseStats } from '../../src/observability/database-stats';
 import type { Logger } from '../../src/logger';
 import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
 
@@ -10,6 +11,8 @@ export interface TestApp {
   config: Config;
   dataSource: AppDataSource;
   database: TestDatabase;
+  /** Not started: a test collects with `collectNow()` when it wants the statistics. */
+  databaseStats: DatabaseStats;
   close(): Promise<void>;
 }
 
@@ -20,5 +23,6 @@ export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz
 export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
   const { database, dataSource, close } = await createMigratedDatabase(config, logger);
-  return { app: createApp({ config, dataSource, logger }), config, dataSource, database, close };
+  const { app, databaseStats } = composeApp({ config, dataSource, logger });
+  return { app, config, dataSource, database, databaseStats, close };
 }
