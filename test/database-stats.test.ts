@@ -167,6 +167,43 @@ describe('the database statistics in /metrics', () => {
     }
   });
 
+  it("leave out what the role may not see: without pg_monitor, no replication lag (never a reassuring 0), and others' connections as unknown", async () => {
+    const role = `observer_${Date.now()}`;
+    await testApp.dataSource.query(`CREATE ROLE ${role} LOGIN PASSWORD 'observer-password'`);
+    await testApp.dataSource.query(`GRANT SELECT, INSERT, UPDATE ON scheduled_jobs TO ${role}`);
+    const asObserver = new URL(testApp.database.url);
+    asObserver.username = role;
+    asObserver.password = 'observer-password';
+    const dataSource = testDataSource(asObserver.toString());
+    const standby = await startFakeStandby(testApp.database.url, 'hidden-standby');
+    await dataSource.initialize();
+    try {
+      const registry = new Registry();
+      const stats = new DatabaseStats(new DatabaseStatsRepository(new Database(dataSource)), registry, silentLogger, 1000, 'observer/1');
+      // The privileged collector sees the standby's position...
+      await waitFor(
+        async () => {
+          await testApp.databaseStats.collectNow();
+          return valueOf(await scrape(), 'db_replication_replay_lag_bytes', { application_name: 'hidden-standby' });
+        },
+        20_000,
+        'the fake standby in pg_stat_replication',
+      );
+      // ... the observer does not, and says nothing rather than 0.
+      expect(await stats.collectNow()).toBe(true);
+      const metrics = parseExposition(await registry.metrics());
+      expect(samplesOf(metrics, 'db_replication_replay_lag_bytes', { application_name: 'hidden-standby' })).toEqual([]);
+      expect(samplesOf(metrics, 'db_replication_replay_lag_seconds', { application_name: 'hidden-standby' })).toEqual([]);
+      expect(valueOf(metrics, 'db_connections', { state: 'unknown' })).toBeGreaterThan(0);
+      expect(samplesOf(metrics, 'db_table_live_tuples').length).toBeGreaterThan(0);
+    } finally {
+      await dataSource.destroy();
+      await standby.close();
+      await testApp.dataSource.query(`REVOKE ALL ON scheduled_jobs FROM ${role}`);
+      await testApp.dataSource.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('are served from what was collected: a scrape sends no query to PostgreSQL, and two scrapes agree', async () => {
     await collectedAfterTraffic();
     const queries = jest.spyOn(Client.prototype, 'query');

@@ -39,8 +39,8 @@ export interface IndexStats {
 export interface ReplicationStats {
   /** The standby's application_name (its cluster_name, or `walreceiver`); standbys sharing one are reported as the one furthest behind. */
   applicationName: string;
-  /** replay_lag; 0 when PostgreSQL reports none (a standby that has caught up, once WAL stops flowing). */
-  lagSeconds: number;
+  /** replay_lag; 0 when PostgreSQL reports none (a standby that has caught up, once WAL stops flowing); null when its position is unknown. */
+  lagSeconds: number | null;
   /** WAL written here and not yet replayed there; null when the standby has not reported its position or the role may not see it. */
   lagBytes: number | null;
 }
@@ -96,15 +96,23 @@ const INDEXES = `SELECT s.relname AS "table", s.indexrelname AS "index", s.idx_s
  WHERE s.schemaname = 'public' AND pg_relation_size(s.indexrelid) IS NOT NULL
  ORDER BY s.relname, s.indexrelname`;
 
-/** Client backends only: autovacuum workers and the like have a database but no state. */
+/**
+ * Client backends only: autovacuum workers and the like have a database but no state. A role
+ * without pg_read_all_stats sees other roles' sessions with neither state nor backend_type: they
+ * count as `unknown` rather than not at all.
+ */
 const CONNECTIONS = `SELECT coalesce(state, 'unknown') AS state, count(*)::float8 AS count
   FROM pg_stat_activity
- WHERE datname = current_database() AND backend_type = 'client backend'
+ WHERE datname = current_database() AND coalesce(backend_type, 'client backend') = 'client backend'
  GROUP BY 1 ORDER BY 1`;
 
-/** The primary's view of its standbys; empty on a standby or without replicas. */
+/**
+ * The primary's view of its standbys; empty on a standby or without replicas. A role without
+ * pg_read_all_stats (pg_monitor) sees the standbys but not their positions: both lags are then
+ * null rather than a reassuring 0.
+ */
 const REPLICATION = `SELECT application_name AS "applicationName",
-       coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 AS "lagSeconds",
+       max(CASE WHEN replay_lsn IS NULL THEN NULL ELSE coalesce(extract(epoch FROM replay_lag), 0) END)::float8 AS "lagSeconds",
        max(CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END)::float8 AS "lagBytes"
   FROM pg_stat_replication
  GROUP BY application_name ORDER BY 1`;

@@ -264,7 +264,11 @@ export class DatabaseStats {
       'db_replication_replay_lag_seconds',
       "The primary's view of each standby: replay_lag by application_name (0 once a standby has caught up and WAL stops flowing)",
       ['application_name'],
-      from((stats) => stats.replication.map((standby) => ({ labels: { application_name: standby.applicationName }, value: standby.lagSeconds }))),
+      from((stats) =>
+        stats.replication.flatMap((standby) =>
+          standby.lagSeconds === null ? [] : [{ labels: { application_name: standby.applicationName }, value: standby.lagSeconds }],
+        ),
+      ),
     );
     new CachedGauge(
       registry,
