@@ -282,7 +282,10 @@ describe('which process collects', () => {
   it('is one at a time: the others expose none of the statistics until the collector misses its turn, and then one takes over', async () => {
     const { dataSource, close } = await createMigratedDatabase();
     try {
-      const intervalMs = 400;
+      // Time passes by moving the last collection back in scheduled_jobs: the database's clock decides, and a slow machine cannot.
+      const intervalMs = 60_000;
+      const lastCollectionAgo = (ms: number) =>
+        dataSource.query("UPDATE scheduled_jobs SET last_run_at = now() - make_interval(secs => $1::float8 / 1000) WHERE name = 'database_stats'", [ms]);
       const [a, b, c] = ['host-a/1', 'host-b/1', 'host-c/1'].map((name) => fleetProcess(dataSource, name, intervalMs));
 
       // Three processes whose timers fire together: exactly one collects.
@@ -297,17 +300,20 @@ describe('which process collects', () => {
       }
 
       // A turn that comes early changes nothing: the collector keeps what it has, the others still wait.
+      await lastCollectionAgo(intervalMs * 0.4);
       expect(await collector.stats.tick()).toBe(false);
       expect(await others[0].stats.tick()).toBe(false);
       expect(await collector.tables()).toBeGreaterThan(0);
 
       // On time, the collector collects again; the others do not.
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await lastCollectionAgo(intervalMs);
       expect(await others[0].stats.tick()).toBe(false);
       expect(await collector.stats.tick()).toBe(true);
 
       // The collector misses its turns: after one and a half intervals, another takes over and the first one's numbers go.
-      await new Promise((resolve) => setTimeout(resolve, intervalMs * 1.5 + 100));
+      await lastCollectionAgo(intervalMs * 1.4);
+      expect(await others[0].stats.tick()).toBe(false);
+      await lastCollectionAgo(intervalMs * 1.5);
       expect(await others[0].stats.tick()).toBe(true);
       expect(await others[1].stats.tick()).toBe(false);
       expect(await collector.stats.tick()).toBe(false);
