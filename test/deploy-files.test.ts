@@ -12,6 +12,7 @@ const read = (file: string) => fs.readFileSync(path.join(projectRoot, file), 'ut
 
 interface ComposeService {
   image?: string;
+  entrypoint?: string[];
   build?: string;
   command?: string[];
   environment?: Record<string, string>;
@@ -26,7 +27,7 @@ interface ComposeService {
 
 const composeText = read('docker-compose.yml');
 const compose = parse(composeText, { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
-const { db, migrate, api, seed } = compose.services;
+const { db, migrate, api, seed, backup } = compose.services;
 const appServices = { migrate, api, seed };
 
 /** `dist/src/db/migrate-cli.js` is compiled from `src/db/migrate-cli.ts`. */
@@ -117,6 +118,46 @@ describe('docker-compose.yml', () => {
       const topFolder = sourceOf(script).split('/')[0];
       expect([topFolder, dockerfile.includes(`COPY ${topFolder} ./${topFolder}`)]).toEqual([topFolder, true]);
     }
+  });
+});
+
+describe('the backup service of docker-compose.yml', () => {
+  it('uses the database’s own image, so its pg_dump has the server’s major version', () => {
+    expect(backup.image).toBe(db.image);
+  });
+
+  it('runs the loop script of this repository, mounted read-only, which backs up at once and then on a schedule', () => {
+    const [shell, script] = backup.entrypoint!;
+    expect(shell).toBe('sh');
+    const mount = backup.volumes!.find((volume) => volume.split(':')[1] === script);
+    expect(mount).toBeDefined();
+    const [source, , mode] = mount!.split(':');
+    expect(mode).toBe('ro');
+    expect(fs.existsSync(path.join(projectRoot, source))).toBe(true);
+    expect(read(source)).toContain('sleep "$pause"');
+  });
+
+  it('writes to a named volume at BACKUP_DIR, on the schedule and with the retention the environment sets (defaults: daily, 14)', () => {
+    const env = backup.environment!;
+    const volume = backup.volumes!.find((entry) => entry.split(':')[1] === env.BACKUP_DIR)!.split(':')[0];
+    expect(Object.keys(compose.volumes)).toContain(volume);
+    expect(volume).not.toMatch(/^[./]/);
+    expect(env.BACKUP_INTERVAL_SECONDS).toBe('${BACKUP_INTERVAL_SECONDS:-86400}');
+    expect(env.BACKUP_KEEP).toBe(`\${BACKUP_KEEP:-${loadConfig({}, { server: false }).backup.keep}}`);
+  });
+
+  it('connects to the database service directly, with its user and database, and the password only from the environment', () => {
+    const env = backup.environment!;
+    expect({ host: env.PGHOST, port: env.PGPORT, user: env.PGUSER, database: env.PGDATABASE }).toEqual({
+      host: 'db',
+      port: '5432',
+      user: db.environment!.POSTGRES_USER,
+      database: db.environment!.POSTGRES_DB,
+    });
+    expect(env.PGPASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?[^}]*\}$/);
+    expect(backup.depends_on).toEqual({ db: { condition: 'service_healthy' } });
+    expect(backup.restart).toBe('unless-stopped');
+    expect(backup.profiles).toBeUndefined();
   });
 });
 

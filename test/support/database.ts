@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import pino from 'pino';
-import type { Config } from '../../src/config';
-import { AppDataSource, dataSourceOptions } from '../../src/db/data-source';
+import { AppDataSource, dataSourceOptions, type PoolSettings } from '../../src/db/data-source';
 import type { Logger } from '../../src/logger';
 import { runPendingMigrations } from '../../src/db/migrations';
 
@@ -39,13 +38,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 const TEST_POOL = { poolSize: 10, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 };
 
-export function testDataSource(url: string, config: Pick<Config, 'database'> = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
+export function testDataSource(url: string, config: { database: PoolSettings } = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
   return new AppDataSource(dataSourceOptions(url, config, logger));
 }
 
 /** A fresh database with every migration applied, and an open DataSource on it (configured as `config` says, if given). */
 export async function createMigratedDatabase(
-  config?: Pick<Config, 'database'>,
+  config?: { database: PoolSettings },
   logger?: Logger,
 ): Promise<{ database: TestDatabase; dataSource: AppDataSource; close(): Promise<void> }> {
   const database = await createTestDatabase();

@@ -30,7 +30,11 @@ export default async function globalSetup(): Promise<void> {
   const client = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
   await client.connect();
   const [{ server_version: version }] = (await client.query('SHOW server_version')).rows;
+  const [{ server_version_num: versionNum }] = (await client.query('SHOW server_version_num')).rows;
   await client.end();
+  // Test files decide at load time what this server allows (e.g. whether a pg_dump for it exists).
+  process.env.TEST_SERVER_VERSION = version;
+  process.env.TEST_SERVER_VERSION_NUM = versionNum;
   const source = process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : 'embedded';
   process.stdout.write(`\nTests run against PostgreSQL ${version} (${source})\n`);
 }
