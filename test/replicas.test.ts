@@ -396,6 +396,7 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
         ['delete', `/api/v1/tasks/${id}/permanent`, '/api/v1/tasks/:id/permanent'],
         ['post', '/api/v1/login/test-token', '/api/v1/login/test-token'],
         ['get', '/api/v1/users/me', '/api/v1/users/me'],
+        ['get', '/api/v1/users/me/events', '/api/v1/users/me/events'],
         ['patch', '/api/v1/users/me', '/api/v1/users/me', { username: `${user.username}_2` }],
         ['patch', '/api/v1/users/me/password', '/api/v1/users/me/password', { current_password: user.password, new_password: 'another horse battery' }],
         ['post', '/api/v1/logout', '/api/v1/logout'],

@@ -19,10 +19,17 @@ export interface TestApp {
 /** Fast bcrypt and a known secret, so tests can forge tokens; anything else as in development. */
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** The real app on its own freshly migrated database; `env` overrides configuration as environment variables would. */
+/** Set for a run behind PgBouncer (.ci/pgbouncer.sh): the app needs it to work there. */
+const RUN_SETTINGS = ['DB_PREPARED_STATEMENTS'];
+
+/**
+ * The real app on its own freshly migrated database (reached through PgBouncer when
+ * TEST_PGBOUNCER_URL is set); `env` overrides configuration as environment variables would.
+ */
 export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
-  const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
-  const { database, dataSource, close } = await createMigratedDatabase(config, logger);
+  const runSettings = Object.fromEntries(RUN_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+  const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...runSettings, ...env });
+  const { database, dataSource, close } = await createMigratedDatabase(config, logger, { pooled: true });
   const { app, databaseStats } = composeApp({ config, dataSource, logger });
   return { app, config, dataSource, database, databaseStats, close };
 }
