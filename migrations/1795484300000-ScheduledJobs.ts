@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * at the same moment, not one after the other, so the job's row says whether it is due: a job runs
  * at most once per interval across the fleet, and the process that ran it last keeps running it.
  */
-export class ScheduledJobs1795480000000 implements MigrationInterface {
-  name = 'ScheduledJobs1795480000000';
+export class ScheduledJobs1795484300000 implements MigrationInterface {
+  name = 'ScheduledJobs1795484300000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
