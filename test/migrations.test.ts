@@ -38,6 +38,7 @@ describe('migrations', () => {
     expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual([
       'maintenance_runs',
       'rotated_refresh_tokens',
+      'scheduled_jobs',
       'security_events',
       'sessions',
       'tasks',
