@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app';
+import { composeApp, createRetentionService } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
@@ -10,6 +10,7 @@ import { pendingMigrations, runPendingMigrations } from './db/migrations';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
+import { RetentionScheduler } from './retention/retention.scheduler';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -36,12 +37,17 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
-    const server = createHttpServer(createApp({ config, dataSource, logger }), config, logger);
+    const { app, databaseStats } = composeApp({ config, dataSource, logger });
+    const server = createHttpServer(app, config, logger);
     await listen(server, config);
+    databaseStats.start();
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
+    const retention = new RetentionScheduler(createRetentionService({ config, dataSource }), config.retention.intervalMs, logger);
+    retention.start();
     await onStopSignal(logger);
-    await stopServing(server, dataSource, config, logger);
+    await databaseStats.stop();
+    await stopServing(server, dataSource, config, logger, retention);
     // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
     cluster.worker?.disconnect();
   } catch (error) {
@@ -147,14 +153,14 @@ function onStopSignal(logger: Logger): Promise<NodeJS.Signals> {
   });
 }
 
-/** Stop accepting, let in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an embedded server. */
-async function stopServing(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger): Promise<void> {
+/** Stop accepting, let in-flight requests (and a retention batch) finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an embedded server. */
+async function stopServing(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger, retention: RetentionScheduler): Promise<void> {
   const deadline = setTimeout(() => {
     logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
     server.closeAllConnections();
   }, config.shutdownTimeoutMs);
   deadline.unref();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), retention.stop()]);
   clearTimeout(deadline);
   await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
   logger.info('Stopped');

@@ -68,7 +68,7 @@ describe('the live schema matches schema.md', () => {
     ]);
   });
 
-  it('sessions has its columns: a hash of the refresh token, never the token', async () => {
+  it('sessions has its columns: a hash of the refresh token, never the token, and where its last write ended in the WAL', async () => {
     expect(await columnsOf('sessions')).toEqual([
       column('id', 'uuid', false, 'gen_random_uuid()'),
       column('user_id', 'uuid', false),
@@ -78,6 +78,7 @@ describe('the live schema matches schema.md', () => {
       column('revoked_reason', 'character varying', true, null, 32),
       column('created_at', 'timestamp with time zone', false, 'now()'),
       column('updated_at', 'timestamp with time zone', false, 'now()'),
+      column('last_write_lsn', 'bigint', true),
     ]);
   });
 

@@ -4,6 +4,7 @@ import { ServiceUnavailable } from '../errors';
 import { Abandonment } from '../http/abandonment';
 import type { Logger } from '../logger';
 import { routeLabel, type Metrics } from './metrics';
+import { withinRequest } from './slow-queries';
 
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -14,7 +15,9 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  *   handler); `res.locals.abandonment` (an Abandonment) then fires its signal, as it does when the
  *   client hangs up, so handlers can stop before writing anything;
  * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
- *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here.
+ *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here;
+ * - the rest of the handling runs inside the request's context, so a slow statement is counted
+ *   under its route.
  */
 export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: number, answerError: ErrorRequestHandler): RequestHandler {
   return (req, res, next) => {
@@ -44,6 +47,6 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
         `${req.method} ${req.path} ${status} ${durationMs} ms`,
       );
     });
-    next();
+    withinRequest(req, next);
   };
 }

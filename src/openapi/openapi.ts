@@ -3,7 +3,7 @@
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
-import { isNullable, type Class } from '../http/validation';
+import { isNullable, isOptional, type Class } from '../http/validation';
 import { EARLIEST_DATE_TIME, LATEST_DATE_TIME } from '../http/validators';
 
 type Schema = Record<string, unknown>;
@@ -42,6 +42,8 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
+  // A class a response nests through @Type (a page's items) is a response too: every field present, the nullable ones as such.
+  for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas)) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
   for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
   const componentSchemas: Record<string, Schema> = {};
@@ -82,7 +84,7 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
     properties[name] = finished;
   }
   schema.properties = properties;
-  if (isResponse) schema.required = Object.keys(properties);
+  if (isResponse) schema.required = Object.keys(properties).filter((name) => !isOptional(cls, name));
   if (!isResponse) schema.additionalProperties = false;
   return schema;
 }
@@ -90,6 +92,14 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
 /** Defaults are small: a BigInt one (an int64 field's) is written as a JSON number. */
 function jsonValue(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** The classes `cls` holds in its properties through class-transformer's @Type, among those with a schema. */
+function nestedClasses(cls: Class, schemas: Record<string, Schema>): Class[] {
+  return Object.keys((schemas[cls.name]?.properties as Schema | undefined) ?? {}).flatMap((property) => {
+    const nested = defaultMetadataStorage.findTypeMetadata(cls, property)?.typeFunction();
+    return typeof nested === 'function' && schemas[nested.name] ? [nested as Class] : [];
+  });
 }
 
 function referencedClasses(schema: Schema): string[] {

@@ -2,7 +2,20 @@ import { parseIfMatch } from '../http/preconditions';
 import { Reply } from '../http/reply';
 import { defineRoute, type AnyRoute } from '../http/route';
 import type { VersionedTask } from './task.entity';
-import { etagOf, ListTasksQuery, PageQuery, TaskCreate, TaskIdParams, TaskPage, TaskPublic, TaskUpdate, toTaskPage, toTaskPublic } from './tasks.dto';
+import {
+  etagOf,
+  ListTasksQuery,
+  PageQuery,
+  TaskCreate,
+  TaskIdParams,
+  TaskPage,
+  TaskPublic,
+  TaskUpdate,
+  toTaskPage,
+  toTaskPublic,
+  toTrashPage,
+  TrashPage,
+} from './tasks.dto';
 import type { TasksService } from './tasks.service';
 
 const ETAG_HEADER = { ETag: 'The task version, for If-Match' };
@@ -22,7 +35,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       auth: true,
       query: ListTasksQuery,
       success: { status: 200, description: 'A page of tasks and the count of all that match', schema: TaskPage },
-      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal.userId, query)),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal, query)),
     }),
     defineRoute({
       method: 'post',
@@ -33,7 +46,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
       handler: async ({ principal, body }) => {
-        const task = await tasks.create(principal.userId, body);
+        const task = await tasks.create(principal, body);
         return new Reply({ body: toTaskPublic(task), headers: { Location: `/api/v1/tasks/${task.id}`, ETag: etagOf(task) } });
       },
     }),
@@ -41,11 +54,11 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       method: 'get',
       path: '/api/v1/tasks/trash',
       tag: 'tasks',
-      summary: "The caller's soft-deleted tasks, most recently deleted first",
+      summary: "The caller's soft-deleted tasks, most recently deleted first, each with the time it is deleted for good (purge_at)",
       auth: true,
       query: PageQuery,
-      success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage },
-      handler: async ({ principal, query }) => toTaskPage(await tasks.trash(principal.userId, query)),
+      success: { status: 200, description: 'A page of deleted tasks', schema: TrashPage },
+      handler: async ({ principal, query }) => toTrashPage(await tasks.trash(principal, query)),
     }),
     defineRoute({
       method: 'get',
@@ -56,7 +69,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params }) => withEtag(await tasks.get(principal.userId, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.get(principal, params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -68,7 +81,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskUpdate,
       success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'put',
@@ -80,7 +93,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       body: TaskCreate,
       success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'delete',
@@ -91,7 +104,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 204, description: 'In the trash' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.softDelete(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.softDelete(principal, params.id, parseIfMatch(req.get('If-Match'))),
     }),
     defineRoute({
       method: 'post',
@@ -102,7 +115,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 200, description: 'The restored task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal.userId, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal, params.id)),
     }),
     defineRoute({
       method: 'delete',
@@ -113,7 +126,7 @@ export function taskRoutes(tasks: TasksService): AnyRoute[] {
       params: TaskIdParams,
       success: { status: 204, description: 'Deleted for good' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.deletePermanently(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.deletePermanently(principal, params.id, parseIfMatch(req.get('If-Match'))),
     }),
   ];
 }
