@@ -23,6 +23,7 @@ import { SlowQueries } from './observability/slow-queries';
 import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
 import packageJson from '../package.json';
+import { bodyParsers } from './http/body-parsers';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
@@ -129,8 +130,7 @@ export function composeApp(dependencies: AppDependencies): ComposedApp {
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
   }
-  app.use(express.json({ limit: BODY_LIMIT }));
-  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
+  app.use(bodyParsers(BODY_LIMIT));
 
   mountRoutes(app, routes, auth.authenticate);
   app.use('/docs', docsAssets());
