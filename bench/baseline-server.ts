@@ -3,6 +3,7 @@
  * pg, no framework, no ORM, no validation library. See bench/README.md for exactly what it does
  * and what it skips.
  */
+import cluster from 'node:cluster';
 import http from 'node:http';
 import { Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { SESSION_SQL } from '../src/auth/sessions.repository';
@@ -75,6 +76,16 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     const { rows } = await run<VersionedTask>(TASK_SQL.findLive, [one[1], userId]);
     return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
   }
+  if (one && req.method === 'PUT') {
+    const body = await readJson(req);
+    const values = [one[1], userId, body.title, body.description ?? null, body.completed ?? false, body.due_date ?? null, null];
+    const { rows } = await run<VersionedTask>(TASK_SQL.replaceLive, values);
+    return rows[0] ? send(res, 200, toTaskPublic(rows[0]), { ETag: etagOf(rows[0]) }) : send(res, 404, { detail: 'Task not found' });
+  }
+  if (one && req.method === 'DELETE') {
+    const { rows } = await run<{ id: string }>(TASK_SQL.trashLive, [one[1], userId, null]);
+    return rows[0] ? send(res, 204) : send(res, 404, { detail: 'Task not found' });
+  }
   if (one && req.method === 'PATCH') {
     const body = await readJson(req);
     const update = updateLiveSql(userId, one[1], body, undefined);
@@ -84,14 +95,30 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   send(res, 404, { detail: 'Not Found' });
 }
 
-const server = http.createServer((req, res) => {
-  handle(req, res).catch((error) => {
-    // A client that hangs up mid-body (autocannon at the end of a run) is not an error of ours.
-    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
-    console.error(error);
-    if (!res.headersSent) send(res, 500, { detail: 'Internal Server Error' });
+/** WEB_CONCURRENCY > 1: that many processes share the port through node:cluster, as the service's workers do. */
+const workers = Number(process.env.WEB_CONCURRENCY ?? 1);
+if (cluster.isPrimary && workers > 1) {
+  for (let i = 0; i < workers; i += 1) cluster.fork();
+  process.on('SIGTERM', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
   });
-});
-server.keepAliveTimeout = 5000;
-server.listen(port, '127.0.0.1', () => console.log(`baseline listening on ${port}`));
-process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));
+} else {
+  serve();
+}
+
+function serve(): void {
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      // A client that hangs up mid-body (autocannon at the end of a run) is not an error of ours.
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') return;
+      console.error(error);
+      if (!res.headersSent) send(res, 500, { detail: 'Internal Server Error' });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.listen(port, '127.0.0.1', () => console.log(`baseline listening on ${port}`));
+  process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));
+}

@@ -8,6 +8,10 @@ export interface Measurement {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Responses received. */
+  requests: number;
+  /** CPU time the server's processes spent per response, in µs (load scenarios only; see cpu.ts). */
+  cpuUsPerRequest?: number;
 }
 
 export interface Latencies {
@@ -24,6 +28,7 @@ export async function measure(port: number, requests: CannonRequest[], options: 
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    requests: result.requests.total,
   };
 }
 

@@ -1,4 +1,5 @@
 /** One load scenario on every server: a warm-up each, then rounds in which they take turns. */
+import { cpuSeconds } from './cpu';
 import { measure, type Measurement } from './load';
 import type { BenchOptions } from './options';
 import type { Round, ScenarioResult } from './report';
@@ -12,14 +13,23 @@ export async function runRounds(scenario: LoadScenario, servers: Server[], optio
   log(
     `${scenario.name}: warm-up, then ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${servers.map((server) => server.label).join(', ')}, ${options.durationSeconds} s each`,
   );
-  for (const server of servers) await measure(server.port, scenario.requests, { connections: options.connections, durationSeconds: WARM_UP_SECONDS });
+  for (const server of servers) await turn(scenario, server, { connections: options.connections, durationSeconds: WARM_UP_SECONDS });
   const rounds: Round[] = [];
   for (let round = 0; round < options.rounds; round += 1) {
     const measured = new Map<string, Measurement>();
-    for (const server of turnOrder(servers, round)) measured.set(server.label, await measure(server.port, scenario.requests, options));
+    for (const server of turnOrder(servers, round)) measured.set(server.label, await turn(scenario, server, options));
     rounds.push(Object.fromEntries(servers.map((server) => [server.label, measured.get(server.label)!])));
   }
-  return { key: scenario.key, name: scenario.name, kind: scenario.kind, rounds };
+  return { key: scenario.key, name: scenario.name, kind: scenario.kind, workers: scenario.workers, rounds };
+}
+
+/** One server's turn: the load, and the CPU its processes spent answering it. */
+async function turn(scenario: LoadScenario, server: Server, options: { connections: number; durationSeconds: number }): Promise<Measurement> {
+  await scenario.beforeEachTurn?.();
+  const cpuBefore = cpuSeconds(server.pid);
+  const measurement = await measure(server.port, scenario.requests, options);
+  const cpu = cpuSeconds(server.pid) - cpuBefore;
+  return { ...measurement, cpuUsPerRequest: measurement.requests ? (cpu * 1e6) / measurement.requests : undefined };
 }
 
 /**

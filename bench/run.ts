@@ -25,13 +25,15 @@ import { BenchError, UsageError } from './errors';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { BASELINE, writeReport, type LoginResult, type ScenarioResult, type ServiceResult } from './report';
 import { runRounds } from './rounds';
-import { loadScenarios, loginRequest, taskRequests } from './scenarios';
+import { loadScenarios, loginRequest, taskRequests, trashRequests, withWorkers, WORKERS_SCENARIO_KEYS, type PartKey } from './scenarios';
 import { peakRssMb, startServer, type Server } from './servers';
 
 const RESULTS = path.join(projectRoot, 'bench', 'results');
 const SERVICE_SCRIPT = path.join('dist', 'src', 'server.js');
 const BASELINE_SCRIPT = path.join('dist', 'bench', 'baseline-server.js');
 const PASSWORD = 'bench-password';
+/** WEB_CONCURRENCY of the `workers` part: one process per core of the machines the bench is made for. */
+const WORKERS = 2;
 
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -42,6 +44,8 @@ interface BenchData {
   caller: { username: string; taskIds: string[] };
   /** Users whose default list page the scaling measurement times, by how many tasks they have. */
   scalingUsers: Array<{ tasks: number; username: string }>;
+  /** The user whose tasks the DELETE scenario moves to the trash (and the bench restores after each turn). */
+  trasher: { id: string; username: string; taskIds: string[] };
 }
 
 async function main(): Promise<void> {
@@ -58,8 +62,8 @@ async function main(): Promise<void> {
     const services = await Promise.all(
       builds.map((build) => startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready', profileDir }, env, cleanup)),
     );
-    const baseline = await startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/' }, env, cleanup);
-    const { results, serviceResults } = await measureAll(options, data, services, baseline);
+    const baseline = await startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/', profileDir }, env, cleanup);
+    const { results, serviceResults } = await measureAll(options, data, { services, baseline, builds, env, cleanup });
     const report = {
       date: new Date().toISOString(),
       machine: machine(),
@@ -111,11 +115,14 @@ async function prepareDatabase(options: BenchOptions, cleanup: Cleanup): Promise
     // Bench users log in with cost 12 like everybody else: re-hash their password at the production cost.
     await dataSource.query('UPDATE users SET hashed_password = $1', [await new PasswordHasher(12).hash(PASSWORD)]);
     const [caller] = standard.users;
-    const rows: Array<{ id: string }> = await dataSource.query('SELECT id FROM tasks WHERE user_id = $1 AND deleted_at IS NULL', [caller.id]);
+    const [trasher] = big.users;
+    const liveTaskIds = async (userId: string): Promise<string[]> =>
+      (await dataSource.query('SELECT id FROM tasks WHERE user_id = $1 AND deleted_at IS NULL', [userId])).map((row: { id: string }) => row.id);
     return {
       url,
       seeded,
-      caller: { username: caller.username, taskIds: rows.map((row) => row.id) },
+      caller: { username: caller.username, taskIds: await liveTaskIds(caller.id) },
+      trasher: { id: trasher.id, username: trasher.username, taskIds: await liveTaskIds(trasher.id) },
       scalingUsers: [
         { tasks: 1_000, username: standard.users[1].username },
         { tasks: 10_000, username: medium.users[0].username },
@@ -161,18 +168,43 @@ function serverEnvironment(databaseUrl: string): Record<string, string> {
     LOGIN_RATE_LIMIT: '0',
     LOGIN_RATE_LIMIT_PER_IP: '0',
     BCRYPT_ROUNDS: '12',
+    // The bench logs in once, before the load scenarios; an A/B run of them all lasts longer than the default 15 minutes.
+    ACCESS_TOKEN_TTL: '6h',
     WEB_CONCURRENCY: '1',
     // As the Dockerfile runs it.
     NODE_OPTIONS: '--max-old-space-size=160',
   };
 }
 
-async function measureAll(options: BenchOptions, data: BenchData, services: Server[], baseline: Server) {
+interface Servers {
+  services: Server[];
+  baseline: Server;
+  /** What the `workers` part needs to start more of them. */
+  builds: Build[];
+  env: Record<string, string>;
+  cleanup: Cleanup;
+}
+
+async function measureAll(options: BenchOptions, data: BenchData, { services, baseline, builds, env, cleanup }: Servers) {
   // Tokens come from the first service; sessions live in the shared database, so every server accepts them.
   const token = (username: string) => accessToken(services[0].port, username);
   const requests = taskRequests(await token(data.caller.username), data.caller.taskIds);
+  const trash = trashRequests(await token(data.trasher.username), data.trasher.taskIds, await trashRestorer(data, cleanup));
+  const scenarios = loadScenarios(requests, trash, options.parts);
   const results: ScenarioResult[] = [];
-  for (const scenario of loadScenarios(requests, options.parts)) results.push(await runRounds(scenario, [...services, baseline], options, log));
+  for (const scenario of scenarios) results.push(await runRounds(scenario, [...services, baseline], options, log));
+
+  if (options.parts.has('workers')) {
+    const twoWorkers = { ...env, WEB_CONCURRENCY: String(WORKERS) };
+    log(`workers: every side with WEB_CONCURRENCY=${WORKERS} (node:cluster), the baseline too`);
+    const started = await Promise.all([
+      ...builds.map((build) => startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready' }, twoWorkers, cleanup)),
+      startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/' }, twoWorkers, cleanup),
+    ]);
+    const keys = new Set<PartKey>(WORKERS_SCENARIO_KEYS);
+    for (const scenario of withWorkers(loadScenarios(requests, trash, keys), WORKERS)) results.push(await runRounds(scenario, started, options, log));
+    await Promise.all(started.map((server) => server.stop()));
+  }
 
   let scaling: Array<ServiceResult['scaling']> = [];
   if (options.parts.has('scaling')) {
@@ -195,6 +227,21 @@ async function measureAll(options: BenchOptions, data: BenchData, services: Serv
     rssMb: peakRssMb(service.pid),
   }));
   return { results, serviceResults };
+}
+
+/**
+ * Brings back the trasher's tasks the DELETE scenario trashed (not those the seed put in the trash),
+ * and vacuums, so each of its turns starts from the same table.
+ */
+async function trashRestorer(data: BenchData, cleanup: Cleanup): Promise<() => Promise<void>> {
+  const client = new Client({ connectionString: data.url });
+  await client.connect();
+  cleanup.defer('close the restoring connection', () => client.end());
+  const { rows } = await client.query<{ since: string }>('SELECT now()::text AS since');
+  return async () => {
+    await client.query('UPDATE tasks SET deleted_at = NULL WHERE user_id = $1 AND deleted_at >= $2::timestamptz', [data.trasher.id, rows[0].since]);
+    await client.query('VACUUM tasks');
+  };
 }
 
 async function eachService<T>(services: Server[], measureOne: (service: Server) => Promise<T>): Promise<T[]> {

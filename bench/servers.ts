@@ -22,7 +22,10 @@ export interface ServerSpec {
 export interface Server {
   label: string;
   port: number;
+  /** The process started (a node:cluster primary when WEB_CONCURRENCY > 1). */
   pid: number;
+  /** Stops it now rather than at the end of the run. */
+  stop(): Promise<void>;
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -34,7 +37,7 @@ export async function startServer(spec: ServerSpec, env: Record<string, string>,
   const child = spawnServer(spec, env, port, ['ignore', 'ignore', 'inherit']);
   cleanup.defer(`stop ${spec.label}`, () => stopProcess(child));
   await waitReady(spec, port, child, () => outputOfSecondStart(spec, env, cleanup));
-  return { label: spec.label, port, pid: child.pid! };
+  return { label: spec.label, port, pid: child.pid!, stop: () => stopProcess(child) };
 }
 
 /** Peak resident memory (VmHWM) of a process over its life, in MB. */

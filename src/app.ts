@@ -15,12 +15,16 @@ import type { AppDataSource } from './db/data-source';
 import { Database } from './db/database';
 import { healthRoutes } from './health/health.routes';
 import { HealthService } from './health/health.service';
+import { DatabaseStats } from './observability/database-stats';
+import { DatabaseStatsRepository } from './observability/database-stats.repository';
 import { Metrics } from './observability/metrics';
 import { registerReplicaMetrics } from './observability/replica-metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
+import { SlowQueries } from './observability/slow-queries';
 import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
 import packageJson from '../package.json';
+import { bodyParsers } from './http/body-parsers';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
@@ -48,7 +52,12 @@ const BODY_LIMIT = '100kb';
  * route the service serves, in the order Express matches them (and the OpenAPI document lists
  * them), and what they share.
  */
-export function routeTable({ config, dataSource, logger }: AppDependencies): { routes: AnyRoute[]; auth: AuthService; metrics: Metrics } {
+export function routeTable({ config, dataSource, logger }: AppDependencies): {
+  routes: AnyRoute[];
+  auth: AuthService;
+  metrics: Metrics;
+  databaseStats: DatabaseStats;
+} {
   const { readUrls, readMaxLagMs, preparedStatements } = config.database;
   const database = new Database(dataSource, { preparedStatements, replicas: { readUrls, readMaxLagMs, logger } });
   const sessionsRepository = createSessionsRepository(database);
@@ -69,6 +78,9 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
   const tasks = new TasksService(tasksRepository, config.retention.trashDays, database.hasReplicas ? sessionsRepository : undefined);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   if (database.hasReplicas) registerReplicaMetrics(metrics.registry, database, readMaxLagMs);
+  const databaseStats = new DatabaseStats(new DatabaseStatsRepository(database), metrics.registry, logger, config.databaseStatsIntervalMs);
+  const slowQueries = new SlowQueries(metrics.registry);
+  database.onSlowQuery(() => slowQueries.count());
   let document: object | undefined;
   const routes: AnyRoute[] = [
     ...healthRoutes(new HealthService(database)),
@@ -82,7 +94,13 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): { r
     ...auditRoutes(new AuditService(eventsRepository)),
     ...taskRoutes(tasks),
   ];
-  return { routes, auth, metrics };
+  return { routes, auth, metrics, databaseStats };
+}
+
+/** The Express app, and the work that runs beside it on a timer (the server starts and stops it). */
+export interface ComposedApp {
+  app: Express;
+  databaseStats: DatabaseStats;
 }
 
 /** The retention job on its own repositories: the service's timer (server.ts) and `npm run purge` run the same code. */
@@ -99,26 +117,30 @@ export function createRetentionService({ config, dataSource }: Pick<AppDependenc
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
 export function createApp(dependencies: AppDependencies): Express {
+  return composeApp(dependencies).app;
+}
+
+/** The app and its timer-driven work, which nothing starts here: tests start none, the server starts it after it listens. */
+export function composeApp(dependencies: AppDependencies): ComposedApp {
   const { config, logger } = dependencies;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
 
-  const { routes, auth, metrics } = routeTable(dependencies);
+  const { routes, auth, metrics, databaseStats } = routeTable(dependencies);
   const handleError = errorHandler(logger);
   app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs, handleError));
   app.use(securityHeaders());
   if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
     app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
   }
-  app.use(express.json({ limit: BODY_LIMIT }));
-  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }));
+  app.use(bodyParsers(BODY_LIMIT));
 
   mountRoutes(app, routes, auth.authenticate);
   app.use('/docs', docsAssets());
 
   app.use(unknownRoute);
   app.use(handleError);
-  return app;
+  return { app, databaseStats };
 }

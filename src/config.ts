@@ -111,6 +111,9 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SLOW_QUERY_MS: integer(1).default(200),
+  DB_STATS_INTERVAL_MS: integer(0)
+    .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (off) or at least 1000: the statistics are read from the catalog at most this often')
+    .default(30000),
   BACKUP_DIR: z.string().min(1).default(path.join(projectRoot, 'backups')),
   BACKUP_KEEP: integer(0, 100_000).default(14),
   PG_BIN_DIR: z.string().min(1).optional(),
@@ -149,6 +152,8 @@ export interface Config {
     /** A replica further behind the primary than this is not read from. */
     readMaxLagMs: number;
   };
+  /** How often one process of the fleet reads the database's statistics for /metrics; 0 for never. */
+  databaseStatsIntervalMs: number;
   /** A request without a response after this long gets 503; also Node's limit on receiving one. */
   requestTimeoutMs: number;
   /** Node's limit on receiving a request's headers (slow senders); never more than requestTimeoutMs. */
@@ -229,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       readUrls: e.DATABASE_READ_URLS ?? [],
       readMaxLagMs: e.DATABASE_READ_MAX_LAG_MS,
     },
+    databaseStatsIntervalMs: e.DB_STATS_INTERVAL_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

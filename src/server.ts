@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, createRetentionService } from './app';
+import { composeApp, createRetentionService } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
@@ -39,13 +39,16 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
-    const server = createHttpServer(createApp({ config, dataSource, logger }), config, logger);
+    const { app, databaseStats } = composeApp({ config, dataSource, logger });
+    const server = createHttpServer(app, config, logger);
     await listen(server, config);
+    databaseStats.start();
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
     const retention = new RetentionScheduler(createRetentionService({ config, dataSource }), config.retention.intervalMs, logger);
     retention.start();
     await onStopSignal(logger);
+    await databaseStats.stop();
     await stopServing(server, dataSource, config, logger, retention);
     // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
     cluster.worker?.disconnect();

@@ -39,6 +39,7 @@ describe('migrations', () => {
       'login_attempt_counts',
       'maintenance_runs',
       'rotated_refresh_tokens',
+      'scheduled_jobs',
       'security_events',
       'sessions',
       'tasks',

@@ -6,6 +6,7 @@ import { describeDatabaseError, isDatabaseUnavailable } from './connection-error
 import type { AppDataSource } from './data-source';
 import { pendingMigrations } from './migrations';
 import { chooseReplica, ReplicaHealth, walPosition, WalHistory, type ReplicaStatus } from './replicas';
+import { PinoTypeOrmLogger, type SlowQueryListener } from './typeorm-logger';
 
 /** A hand-written SQL statement and the name it is prepared under. */
 export interface Statement {
@@ -346,6 +347,16 @@ export class Database implements Transactions {
   /** Names of the migrations of this build the database lacks. */
   pendingMigrations(): Promise<string[]> {
     return pendingMigrations(this.dataSource);
+  }
+
+  /**
+   * Calls `listener` for every statement slower than SLOW_QUERY_MS, the prepared ones of `rows()`
+   * and TypeORM's alike (both reach the logger), in the async context of the code that ran it.
+   */
+  onSlowQuery(listener: SlowQueryListener): void {
+    const logger = this.dataSource.logger;
+    if (!(logger instanceof PinoTypeOrmLogger)) throw new Error('Slow statements are reported only by the data source dataSourceOptions() configures');
+    logger.onSlowQuery(listener);
   }
 
   /** Each read replica's state and lag, for /ready and /metrics; undefined without replicas. */

@@ -1,4 +1,5 @@
 import type { Express, Request, RequestHandler } from 'express';
+import { Abandonment } from './abandonment';
 import { HttpError } from './errors';
 import { Reply, writeResponse } from './reply';
 import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
@@ -122,8 +123,17 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
     const body = route.body ? validate(route.body, requestBody(req, formats), 'body') : undefined;
     if (issues.length) throw new RequestValidationError(issues);
 
-    const abandoned: AbortSignal = res.locals.abandoned ?? new AbortController().signal;
-    const result = await route.handler({ req, principal, params, query, body, abandoned });
+    const abandonment: Abandonment = res.locals.abandonment ?? new Abandonment();
+    const result = await route.handler({
+      req,
+      principal,
+      params,
+      query,
+      body,
+      get abandoned() {
+        return abandonment.signal;
+      },
+    });
     if (result instanceof Reply) writeResponse(res, result.status ?? route.success.status, result.body, result.headers, result.contentType);
     else writeResponse(res, route.success.status, result);
   };

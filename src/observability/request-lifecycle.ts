@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ServiceUnavailable } from '../errors';
+import { Abandonment } from '../http/abandonment';
 import type { Logger } from '../logger';
 import { routeLabel, type Metrics } from './metrics';
+import { withinRequest } from './slow-queries';
 
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -10,10 +12,12 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * What happens around every request, in one middleware with one listener:
  * - its id: the caller's X-Request-Id, or a new one, echoed back;
  * - a deadline: no response after `timeoutMs` → 503, answered by `answerError` (the app's error
- *   handler); `res.locals.abandoned` (an AbortSignal) then fires, as it does when the client hangs
- *   up, so handlers can stop before writing anything;
+ *   handler); `res.locals.abandonment` (an Abandonment) then fires its signal, as it does when the
+ *   client hangs up, so handlers can stop before writing anything;
  * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
- *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here.
+ *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here;
+ * - the rest of the handling runs inside the request's context, so a slow statement is counted
+ *   under its route.
  */
 export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: number, answerError: ErrorRequestHandler): RequestHandler {
   return (req, res, next) => {
@@ -22,17 +26,17 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
     const requestId = typeof incoming === 'string' && USABLE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    const abandoned = new AbortController();
-    res.locals.abandoned = abandoned.signal;
+    const abandonment = new Abandonment();
+    res.locals.abandonment = abandonment;
     const deadline = setTimeout(() => {
-      abandoned.abort();
+      abandonment.abandon();
       // A response already on its way (a slow download) is not late: it only has to finish.
       if (!res.headersSent) answerError(new ServiceUnavailable('Request timed out'), req, res, () => {});
     }, timeoutMs);
     // 'close' follows 'finish' for a completed response, and also comes alone when the client hangs up.
     res.once('close', () => {
       clearTimeout(deadline);
-      if (!res.writableFinished) abandoned.abort();
+      if (!res.writableFinished) abandonment.abandon();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = res.writableFinished ? res.statusCode : 499;
       const route = routeLabel(req, res);
@@ -43,6 +47,6 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
         `${req.method} ${req.path} ${status} ${durationMs} ms`,
       );
     });
-    next();
+    withinRequest(req, next);
   };
 }

@@ -1,7 +1,8 @@
 import type { Express } from 'express';
-import { createApp } from '../../src/app';
+import { composeApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { AppDataSource } from '../../src/db/data-source';
+import type { DatabaseStats } from '../../src/observability/database-stats';
 import type { Logger } from '../../src/logger';
 import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
 
@@ -10,6 +11,8 @@ export interface TestApp {
   config: Config;
   dataSource: AppDataSource;
   database: TestDatabase;
+  /** Not started: a test collects with `collectNow()` when it wants the statistics. */
+  databaseStats: DatabaseStats;
   close(): Promise<void>;
 }
 
@@ -27,5 +30,6 @@ export async function createTestApp(env: Record<string, string> = {}, logger: Lo
   const runSettings = Object.fromEntries(RUN_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...runSettings, ...env });
   const { database, dataSource, close } = await createMigratedDatabase(config, logger, { pooled: true });
-  return { app: createApp({ config, dataSource, logger }), config, dataSource, database, close };
+  const { app, databaseStats } = composeApp({ config, dataSource, logger });
+  return { app, config, dataSource, database, databaseStats, close };
 }

@@ -253,3 +253,21 @@ describe('DATABASE_READ_URLS and DATABASE_READ_MAX_LAG_MS', () => {
     expect(configError({ DATABASE_READ_MAX_LAG_MS: '1.5' })).toContain('DATABASE_READ_MAX_LAG_MS');
   });
 });
+
+describe('DB_STATS_INTERVAL_MS', () => {
+  it('defaults to 30 s', () => {
+    expect(loadConfig({}).databaseStatsIntervalMs).toBe(30_000);
+  });
+
+  it('is 0 (no statistics) or at least 1000 ms, and a refusal names it', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -5, max: 100_000 }), fc.constantFrom(0, 999, 1000)), (ms) => {
+        const accepted = ms === 0 || ms >= 1000;
+        if (accepted) expect(loadConfig({ DB_STATS_INTERVAL_MS: String(ms) }).databaseStatsIntervalMs).toBe(ms);
+        else expect(configError({ DB_STATS_INTERVAL_MS: String(ms) })).toContain('DB_STATS_INTERVAL_MS');
+      }),
+      { numRuns: 300 },
+    );
+    expect(configError({ DB_STATS_INTERVAL_MS: '500' })).toContain('DB_STATS_INTERVAL_MS: must be 0 (off) or at least 1000');
+  });
+});
