@@ -5,6 +5,7 @@ import { AuditService } from './audit/audit.service';
 import { createSecurityEventsRepository } from './audit/security-events.repository';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
+import { createLoginAttemptsRepository } from './auth/login-attempts.repository';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
 import { PasswordHasher } from './auth/passwords';
 import { createSessionsRepository } from './auth/sessions.repository';
@@ -57,8 +58,8 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   metrics: Metrics;
   databaseStats: DatabaseStats;
 } {
-  const { readUrls, readMaxLagMs } = config.database;
-  const database = new Database(dataSource, { readUrls, readMaxLagMs, logger });
+  const { readUrls, readMaxLagMs, preparedStatements } = config.database;
+  const database = new Database(dataSource, { preparedStatements, replicas: { readUrls, readMaxLagMs, logger } });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
@@ -66,7 +67,11 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
 
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
-  const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
+  const rateLimiter = new LoginRateLimiter(
+    createLoginAttemptsRepository(database),
+    { failuresPerAccount: config.auth.loginRateLimit, attemptsPerAddress: config.auth.loginRateLimitPerIp },
+    logger,
+  );
   const auth = new AuthService(sessionsRepository, usersRepository, eventsRepository, database, passwords, tokens, rateLimiter, config.auth, logger);
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
   // With read replicas, each task write records where it ended, for the caller's reads (read-your-writes).
@@ -100,7 +105,7 @@ export interface ComposedApp {
 
 /** The retention job on its own repositories: the service's timer (server.ts) and `npm run purge` run the same code. */
 export function createRetentionService({ config, dataSource }: Pick<AppDependencies, 'config' | 'dataSource'>, now?: () => Date): RetentionService {
-  const database = new Database(dataSource);
+  const database = new Database(dataSource, { preparedStatements: config.database.preparedStatements });
   const repositories = {
     tasks: createTasksRepository(database),
     sessions: createSessionsRepository(database),

@@ -94,6 +94,7 @@ const environmentSchema = z.object({
   DB_POOL_SIZE: integer(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: integer(100).default(5000),
   DB_STATEMENT_TIMEOUT_MS: integer(0).default(10000),
+  DB_PREPARED_STATEMENTS: booleanFlag.default(true),
   REQUEST_TIMEOUT_MS: integer(100).default(30000),
   HEADERS_TIMEOUT_MS: integer(100).optional(),
   SHUTDOWN_TIMEOUT_MS: integer(0).default(10000),
@@ -140,6 +141,12 @@ export interface Config {
     /** PostgreSQL's statement_timeout for our sessions; 0 for none. */
     statementTimeoutMs: number;
     slowQueryMs: number;
+    /**
+     * Run the hot statements as named prepared statements (parsed and planned once per connection).
+     * Off behind a transaction-mode pooler (PgBouncer 1.18), which hands each transaction any server
+     * connection, where a statement prepared on another one does not exist.
+     */
+    preparedStatements: boolean;
     /** Read replicas (streaming standbys of the primary) that reads of task data may go to; empty for none. */
     readUrls: string[];
     /** A replica further behind the primary than this is not read from. */
@@ -223,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       slowQueryMs: e.SLOW_QUERY_MS,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
       readUrls: e.DATABASE_READ_URLS ?? [],
       readMaxLagMs: e.DATABASE_READ_MAX_LAG_MS,
     },

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
 import { pendingMigrations, runPendingMigrations } from './db/migrations';
+import { probePooler } from './db/pooler-probe';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
@@ -34,6 +35,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   try {
     dataSource = await createDataSource(config, logger);
     await dataSource.initialize();
+    await refuseNamedStatementsBehindAPooler(dataSource, config);
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
@@ -107,6 +109,18 @@ async function supervise(config: Config, logger: Logger): Promise<void> {
   } finally {
     await release().catch((error) => logger.error({ err: error }, 'error while stopping the database'));
   }
+}
+
+/**
+ * Named prepared statements fail behind a transaction-mode pooler that does not carry them from one
+ * server connection to the next (PgBouncer before 1.21): better not to start than to answer 500s.
+ */
+async function refuseNamedStatementsBehindAPooler(dataSource: AppDataSource, config: Config): Promise<void> {
+  if (!config.database.preparedStatements || (await probePooler(dataSource)).keepsNamedStatements) return;
+  throw new Error(
+    'DB_PREPARED_STATEMENTS: the database connection goes through a pooler in transaction mode that loses named prepared statements ' +
+      'between transactions (e.g. PgBouncer before 1.21, pool_mode=transaction): set DB_PREPARED_STATEMENTS=false',
+  );
 }
 
 async function migrate(dataSource: AppDataSource, logger: Logger): Promise<void> {

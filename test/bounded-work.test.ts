@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import { createTestApp, type TestApp } from './support/app';
+import { itNeedsDirectConnection } from './support/database';
 import { signUpAndLogIn } from './support/users';
 
 jest.setTimeout(60_000);
@@ -32,7 +33,9 @@ describe('statement_timeout', () => {
 
   afterAll(() => testApp.close());
 
-  it('cancels a statement stuck on a lock: 503 within the timeout, nothing written, and the next request is fine', async () => {
+  itNeedsDirectConnection(
+    'PgBouncer 1.18 drops DB_STATEMENT_TIMEOUT_MS, a startup parameter (ignore_startup_parameters); its own STATEMENT_TIMEOUT_MS applies there',
+  )('cancels a statement stuck on a lock: 503 within the timeout, nothing written, and the next request is fine', async () => {
     const caller = await signUpAndLogIn(testApp.app);
     const id = await createTask(testApp, caller, 'locked');
     const release = await lockTask(testApp.database.url, id);

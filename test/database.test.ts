@@ -90,6 +90,27 @@ describe('Database.rows', () => {
   });
 });
 
+describe('DB_PREPARED_STATEMENTS', () => {
+  const ONE_ROW = statement("SELECT 'prepared or not' AS answer");
+
+  it.each([
+    ['on: rows() prepares a statement once on its connection, under its name, and reuses it', true, [ONE_ROW.name]],
+    ['off: rows() runs the same statement unnamed, so nothing stays prepared on the connection', false, []],
+  ])('%s', async (_title, preparedStatements, expected) => {
+    // One connection, so the catalog query below sees the session rows() ran on.
+    const single = testDataSource(url, { database: { poolSize: 1, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 } });
+    await single.initialize();
+    try {
+      const executor = new Database(single, { preparedStatements });
+      for (let i = 0; i < 3; i += 1) expect(await executor.rows(single.manager, ONE_ROW, [])).toEqual([{ answer: 'prepared or not' }]);
+      const prepared = await single.query('SELECT name FROM pg_prepared_statements WHERE NOT from_sql');
+      expect(prepared.map((row: { name: string }) => row.name)).toEqual(expected);
+    } finally {
+      await single.destroy();
+    }
+  });
+});
+
 describe('selectList', () => {
   it.each(entities.map((entity) => [entity.name, entity] as const))('names every column of %s as TypeORM maps it', (_name, entity) => {
     const expected = dataSource

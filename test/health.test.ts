@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { revertLastMigration, runPendingMigrations } from '../src/db/migrations';
-import { withAdminClient } from './support/database';
+import { itNeedsDirectConnection, withAdminClient } from './support/database';
 import { createTestApp, type TestApp } from './support/app';
 
 let testApp: TestApp;
@@ -35,22 +35,25 @@ describe('GET /ready', () => {
     expect(response.body).toEqual({ status: 'ok', database: 'ok' });
   });
 
-  it('answers 503 with a detail while the database refuses connections, and 200 again once it is back', async () => {
-    const name = testApp.database.name;
-    await withAdminClient(async (admin) => {
-      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
-    });
-    try {
-      const down = await request(testApp.app).get('/ready');
-      expect(down.status).toBe(503);
-      expect(down.body).toEqual({ detail: 'Database unavailable' });
-    } finally {
-      await withAdminClient((admin) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
-    }
-    const up = await request(testApp.app).get('/ready');
-    expect(up.status).toBe(200);
-  });
+  itNeedsDirectConnection('PgBouncer keeps the client connection and tries the server again on its own schedule (server_login_retry)')(
+    'answers 503 with a detail while the database refuses connections, and 200 again once it is back',
+    async () => {
+      const name = testApp.database.name;
+      await withAdminClient(async (admin) => {
+        await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      });
+      try {
+        const down = await request(testApp.app).get('/ready');
+        expect(down.status).toBe(503);
+        expect(down.body).toEqual({ detail: 'Database unavailable' });
+      } finally {
+        await withAdminClient((admin) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
+      }
+      const up = await request(testApp.app).get('/ready');
+      expect(up.status).toBe(200);
+    },
+  );
 });
 
 describe('an unknown route', () => {
@@ -63,26 +66,29 @@ describe('an unknown route', () => {
 });
 
 describe('GET /ready on a database that lacks migrations this build has', () => {
-  it('answers 503 saying how many are pending, then 200 without a restart once they are applied, and from then on asks only SELECT 1', async () => {
-    const behind = await createTestApp();
-    try {
-      await revertLastMigration(behind.dataSource);
-      await revertLastMigration(behind.dataSource);
-      const stale = await request(behind.app).get('/ready');
-      expect(stale.status).toBe(503);
-      expect(stale.body).toEqual({ detail: '2 migrations pending: run migration:run' });
+  itNeedsDirectConnection('migrations refuse to run through a transaction-mode pooler (test/transaction-pooling.test.ts shows the refusal)')(
+    'answers 503 saying how many are pending, then 200 without a restart once they are applied, and from then on asks only SELECT 1',
+    async () => {
+      const behind = await createTestApp();
+      try {
+        await revertLastMigration(behind.dataSource);
+        await revertLastMigration(behind.dataSource);
+        const stale = await request(behind.app).get('/ready');
+        expect(stale.status).toBe(503);
+        expect(stale.body).toEqual({ detail: '2 migrations pending: run migration:run' });
 
-      await revertLastMigration(behind.dataSource);
-      expect((await request(behind.app).get('/ready')).body).toEqual({ detail: '3 migrations pending: run migration:run' });
+        await revertLastMigration(behind.dataSource);
+        expect((await request(behind.app).get('/ready')).body).toEqual({ detail: '3 migrations pending: run migration:run' });
 
-      await runPendingMigrations(behind.dataSource);
-      expect((await request(behind.app).get('/ready')).status).toBe(200);
+        await runPendingMigrations(behind.dataSource);
+        expect((await request(behind.app).get('/ready')).status).toBe(200);
 
-      const queries = jest.spyOn(behind.dataSource, 'query');
-      for (let probe = 0; probe < 3; probe += 1) expect((await request(behind.app).get('/ready')).status).toBe(200);
-      expect(queries.mock.calls.map(([sql]) => sql)).toEqual(['SELECT 1', 'SELECT 1', 'SELECT 1']);
-    } finally {
-      await behind.close();
-    }
-  });
+        const queries = jest.spyOn(behind.dataSource, 'query');
+        for (let probe = 0; probe < 3; probe += 1) expect((await request(behind.app).get('/ready')).status).toBe(200);
+        expect(queries.mock.calls.map(([sql]) => sql)).toEqual(['SELECT 1', 'SELECT 1', 'SELECT 1']);
+      } finally {
+        await behind.close();
+      }
+    },
+  );
 });

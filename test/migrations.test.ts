@@ -36,6 +36,7 @@ describe('migrations', () => {
     }
     expect(catalogs[0]).toEqual({ tables: [], functions: [], extensions: ['plpgsql'] });
     expect(catalogs[classes.length].tables.map((table) => table.name)).toEqual([
+      'login_attempt_counts',
       'maintenance_runs',
       'rotated_refresh_tokens',
       'scheduled_jobs',

@@ -1,14 +1,14 @@
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import fc from 'fast-check';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { SESSION_SQL } from '../src/auth/sessions.repository';
 import { loadConfig, type Config } from '../src/config';
 import { AppDataSource, dataSourceOptions } from '../src/db/data-source';
-import { Database, REPLICA_POLL_MS } from '../src/db/database';
+import { Database, REPLICA_POLL_MS, statement } from '../src/db/database';
 import { runPendingMigrations } from '../src/db/migrations';
 import { TASK_SQL } from '../src/tasks/tasks.repository';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from './support/app';
@@ -182,10 +182,44 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
   });
 
   it('keeps the reads of a transaction on its connection, and lets the others go to the replica', async () => {
-    const database = new Database(dataSource, { readUrls: [replicaUrl], readMaxLagMs: 5000, logger });
+    const database = new Database(dataSource, { replicas: { readUrls: [replicaUrl], readMaxLagMs: 5000, logger } });
     await waitFor(async () => (database.replicaStatuses()![0].state === 'ok' ? true : undefined), 10_000, 'the replica to be ok');
     expect(database.readTarget(dataSource.manager, { lastWriteLsn: null })?.name).toBe('replica-1');
     expect(await database.transaction(async (tx) => database.readTarget(tx.manager, { lastWriteLsn: null }))).toBeUndefined();
+  });
+
+  it.each([
+    ['on: the reads on the replica and the polls of both databases are prepared by name', true],
+    ['off: the reads on the replica and the polls of both databases run unnamed, as behind a transaction-mode pooler', false],
+  ])('DB_PREPARED_STATEMENTS %s', async (_title, preparedStatements) => {
+    const ON_STANDBY = statement('SELECT pg_is_in_recovery() AS standby');
+    // A data source of its own, named so that its statements (and its replica pool's) stand apart from the app's, which polls too.
+    const applicationName = `prepared statements ${preparedStatements}`;
+    const own = new AppDataSource({ ...dataSourceOptions(replica.url(replica.primary, 'todo'), config, logger), applicationName });
+    await own.initialize();
+    const query = jest.spyOn(Client.prototype, 'query');
+    try {
+      const database = new Database(own, { preparedStatements, replicas: { readUrls: [replicaUrl], readMaxLagMs: 5000, logger } });
+      await waitFor(async () => (database.replicaStatuses()![0].state === 'ok' ? true : undefined), 10_000, 'the replica to be ok');
+      const target = database.readTarget(own.manager, { lastWriteLsn: null });
+      expect(await database.rows(own.manager, ON_STANDBY, [], undefined, target)).toEqual([{ standby: true }]);
+      expect(database.readsByTarget()).toEqual([
+        { target: 'primary', reads: 0 },
+        { target: 'replica-1', reads: 1 },
+      ]);
+      const ours = query.mock.calls.filter(
+        (_call, index) =>
+          (query.mock.contexts[index] as { connectionParameters: { application_name: string } }).connectionParameters.application_name === applicationName,
+      );
+      // The primary's WAL position, the standby's replay position, and the read.
+      expect(ours.length).toBeGreaterThanOrEqual(3);
+      const names = ours.map(([config]) => (config as { name?: string }).name);
+      if (preparedStatements) expect(names.every((name) => name?.startsWith('q_'))).toBe(true);
+      else expect(names.filter((name) => name !== undefined)).toEqual([]);
+    } finally {
+      query.mockRestore();
+      await own.destroy();
+    }
   });
 
   it('lets a caller read its own writes at once while the standby is 2 s behind, and serves another user from the standby meanwhile', async () => {

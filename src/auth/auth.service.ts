@@ -7,7 +7,7 @@ import { normaliseEmail } from '../users/email';
 import type { UsersRepository } from '../users/users.repository';
 import type { Token } from './auth.dto';
 import { InactiveUser, IncorrectCredentials } from './auth.errors';
-import type { LoginRateLimiter } from './login-rate-limiter';
+import type { LoginAccount, LoginRateLimiter } from './login-rate-limiter';
 import type { PasswordHasher } from './passwords';
 import type { SessionOwner, SessionsRepository } from './sessions.repository';
 import { newRefreshSecret, parseRefreshToken, refreshToken, type TokenService } from './tokens';
@@ -43,7 +43,7 @@ export class AuthService {
     await this.rateLimiter.admitAttempt(clientIp);
     const name = normaliseEmail(identifier);
     const user = await this.users.findLiveByLogin(name);
-    const account = user ? `account:${user.id}` : `name:${name}`;
+    const account: LoginAccount = user ? { userId: user.id } : { unknownName: name };
     await this.rateLimiter.admitFailure(account, clientIp);
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
     if (!user || !valid) {

@@ -3,6 +3,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { SecurityEvent } from '../audit/security-event.entity';
+import { LoginAttemptCount } from '../auth/login-attempt-count.entity';
 import { RotatedRefreshToken } from '../auth/rotated-refresh-token.entity';
 import { Session } from '../auth/session.entity';
 import { MaintenanceRun } from '../retention/maintenance-run.entity';
@@ -11,7 +12,7 @@ import { User } from '../users/user.entity';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { PinoTypeOrmLogger } from './typeorm-logger';
 
-export const entities = [User, Task, Session, RotatedRefreshToken, SecurityEvent, MaintenanceRun];
+export const entities = [User, Task, Session, RotatedRefreshToken, SecurityEvent, MaintenanceRun, LoginAttemptCount];
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { getMetadataArgsStorage, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from 'typeorm';
 import type { Logger } from '../logger';
 import { describeDatabaseError, isDatabaseUnavailable } from './connection-errors';
@@ -28,6 +28,16 @@ export function statement(text: string): Statement {
     statements.set(text, found);
   }
   return found;
+}
+
+/**
+ * What node-postgres is given for a statement: with its name (prepared once per server connection),
+ * or, with `named` false (DB_PREPARED_STATEMENTS=false), the same text unnamed, parsed and planned
+ * on every call but valid on any server connection, as behind a transaction-mode pooler, which
+ * hands each transaction whichever server connection is free.
+ */
+function queryConfig(statement: Statement, values: unknown[], named: boolean): QueryConfig {
+  return named ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
 }
 
 /** A class TypeORM maps to a table. */
@@ -79,6 +89,12 @@ export interface ReplicaOptions {
   readUrls: readonly string[];
   readMaxLagMs: number;
   logger: Logger;
+}
+
+export interface DatabaseOptions {
+  /** DB_PREPARED_STATEMENTS: false runs every statement unnamed, on the primary and the replicas alike (see queryConfig). */
+  preparedStatements?: boolean;
+  replicas?: ReplicaOptions;
 }
 
 /**
@@ -137,6 +153,7 @@ class ReadReplicas {
     options: ReplicaOptions,
     poolConfig: PoolConfig,
     private readonly primaryPool: () => Pool | undefined,
+    private readonly preparedStatements: boolean,
   ) {
     this.logger = options.logger;
     this.replicas = options.readUrls.map((url, index) => {
@@ -176,7 +193,7 @@ class ReadReplicas {
     const primary = this.primaryPool();
     if (primary) {
       try {
-        const [{ position }] = (await withTimeout(primary.query<{ position: string }>(PRIMARY_POSITION))).rows;
+        const [{ position }] = (await withTimeout(primary.query<{ position: string }>(queryConfig(PRIMARY_POSITION, [], this.preparedStatements)))).rows;
         this.history.record(BigInt(position), performance.now());
       } catch {
         // The primary's own outage shows in /ready and every request; the replicas are still polled.
@@ -192,7 +209,9 @@ class ReadReplicas {
     // A poll still waiting (a replica that stopped answering) already made it count as down.
     if (replica.polling) return;
     replica.polling = true;
-    const answer = replica.pool.query<{ standby: boolean; replayed: string | null; replayAgeSeconds: number | null }>(STANDBY_POSITION);
+    const answer = replica.pool.query<{ standby: boolean; replayed: string | null; replayAgeSeconds: number | null }>(
+      queryConfig(STANDBY_POSITION, [], this.preparedStatements),
+    );
     answer.then(
       () => (replica.polling = false),
       () => (replica.polling = false),
@@ -233,17 +252,19 @@ function withTimeout<T>(answer: Promise<T>): Promise<T> {
  */
 export class Database implements Transactions {
   private readonly slowQueryMs: number | undefined;
+  private readonly preparedStatements: boolean;
   /** Undefined without DATABASE_READ_URLS: then every replica branch below is skipped at no cost. */
   private readonly replicas: ReadReplicas | undefined;
 
   constructor(
     private readonly dataSource: AppDataSource,
-    replicaOptions?: ReplicaOptions,
+    { preparedStatements = true, replicas: replicaOptions }: DatabaseOptions = {},
   ) {
     this.slowQueryMs = dataSource.options.maxQueryExecutionTime;
+    this.preparedStatements = preparedStatements;
     if (replicaOptions?.readUrls.length) {
       const { applicationName, extra } = dataSource.options as { applicationName?: string; extra?: PoolConfig };
-      const replicas = new ReadReplicas(replicaOptions, { ...extra, application_name: applicationName }, () => this.driverPool());
+      const replicas = new ReadReplicas(replicaOptions, { ...extra, application_name: applicationName }, () => this.driverPool(), preparedStatements);
       this.replicas = replicas;
       dataSource.closeWith(() => replicas.close());
     }
@@ -288,7 +309,7 @@ export class Database implements Transactions {
     } else {
       const client: Pool | PoolClient = runner ? ((await runner.connect()) as PoolClient) : this.pool();
       started = performance.now();
-      ({ rows } = await client.query({ name: statement.name, text: statement.text, values }));
+      ({ rows } = await client.query(queryConfig(statement, values, this.preparedStatements)));
     }
     const elapsed = performance.now() - started;
     if (this.slowQueryMs && elapsed > this.slowQueryMs) this.dataSource.logger.logQuerySlow(Math.round(elapsed), statement.text);
@@ -298,7 +319,7 @@ export class Database implements Transactions {
 
   /** A read on its target; a replica's failure is retried once on the primary (reads only, so running one twice is harmless). */
   private async read<E>(target: ReadTarget, statement: Statement, values: unknown[]): Promise<E[]> {
-    const query = { name: statement.name, text: statement.text, values };
+    const query = queryConfig(statement, values, this.preparedStatements);
     if (target instanceof Replica) {
       try {
         const { rows } = await target.pool.query(query);

@@ -1,4 +1,5 @@
 import { MigrationExecutor, type DataSource } from 'typeorm';
+import { probePooler } from './pooler-probe';
 
 /** Any constant works; it only has to be the same in every process that migrates this database. */
 const MIGRATION_LOCK_KEY = 7_204_551_093;
@@ -78,13 +79,26 @@ export async function pendingMigrations(dataSource: DataSource): Promise<string[
   return dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name).filter((name) => !applied.has(name));
 }
 
+/** Migrations hold a session-level advisory lock, which a transaction-mode pooler would drop, or hand to another client, after one statement. */
+export class MigrationsNeedASessionError extends Error {
+  constructor() {
+    super(
+      'the database connection goes through a pooler in transaction mode (e.g. PgBouncer pool_mode=transaction), ' +
+        'which would lose the advisory lock that keeps migrators apart: run migrations on a direct connection to PostgreSQL ' +
+        '(or a session-mode pool), e.g. DATABASE_URL naming the server itself',
+    );
+  }
+}
+
 /**
  * Two processes migrating one database at once (two replicas starting) would apply a migration twice.
  * The waiting one polls with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a statement
  * blocked there holds a snapshot, and CREATE INDEX CONCURRENTLY in the other process waits for every
- * older snapshot to go, so the two would wait for each other for good.
+ * older snapshot to go, so the two would wait for each other for good. The lock is a session's, so
+ * migrations refuse to run where sessions are not kept.
  */
 async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+  if ((await probePooler(dataSource)).sharesServerConnections) throw new MigrationsNeedASessionError();
   const lockRunner = dataSource.createQueryRunner();
   await lockRunner.connect();
   try {

@@ -39,6 +39,19 @@ export function pooledUrlForDatabase(name: string): string {
   return url.toString();
 }
 
+/**
+ * `it` for a test of what the app does on a connection of its own to PostgreSQL. In a run behind
+ * PgBouncer (TEST_PGBOUNCER_URL) such a test is skipped, its title and a warning saying why: what
+ * applies behind PgBouncer instead is in the README ("Through PgBouncer").
+ */
+export function itNeedsDirectConnection(why: string): (name: string, test: jest.ProvidesCallback, timeout?: number) => void {
+  if (!process.env.TEST_PGBOUNCER_URL) return it;
+  return (name, test, timeout) => {
+    console.warn(`SKIPPED behind PgBouncer: "${name}": ${why}`);
+    it.skip(`${name} (skipped behind PgBouncer: ${why})`, test, timeout);
+  };
+}
+
 /** A new, empty database on the test server, for one test file. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `test_${crypto.randomBytes(6).toString('hex')}`;

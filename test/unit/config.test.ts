@@ -88,6 +88,13 @@ describe('the configuration', () => {
     );
   });
 
+  it('prepares statements unless DB_PREPARED_STATEMENTS says false (behind a transaction-mode pooler), and names it when it is neither', () => {
+    expect(loadConfig({}).database.preparedStatements).toBe(true);
+    for (const off of ['false', '0']) expect(loadConfig({ DB_PREPARED_STATEMENTS: off }).database.preparedStatements).toBe(false);
+    for (const on of ['true', '1']) expect(loadConfig({ DB_PREPARED_STATEMENTS: on }).database.preparedStatements).toBe(true);
+    for (const wrong of ['no', 'off', 'TRUE', 'yes']) expect(configError({ DB_PREPARED_STATEMENTS: wrong })).toContain('DB_PREPARED_STATEMENTS');
+  });
+
   it('has the documented retention defaults, takes 0 as "keep forever" and names any bad retention variable', () => {
     expect(loadConfig({}).retention).toEqual({ trashDays: 30, sessionDays: 30, accountDays: 30, auditDays: 90, intervalMs: 3_600_000, batchSize: 1000 });
     expect(loadConfig({ TRASH_RETENTION_DAYS: '0', RETENTION_INTERVAL_MS: '0' }).retention).toMatchObject({ trashDays: 0, intervalMs: 0 });
