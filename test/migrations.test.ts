@@ -29,7 +29,16 @@ describe('migrations', () => {
     const allMigrations = dataSource.migrations.map((migration) => migration.name);
     expect(await runPendingMigrations(dataSource)).toEqual(allMigrations);
     const first = await readCatalog(dataSource);
-    expect(first.tables.map((table) => table.name)).toEqual(['rotated_refresh_tokens', 'sessions', 'tasks', 'user_task_counts', 'users']);
+    expect(first.tables.map((table) => table.name)).toEqual([
+      'rotated_refresh_tokens',
+      'sessions',
+      'sync_horizon',
+      'task_streams',
+      'task_tombstones',
+      'tasks',
+      'user_task_counts',
+      'users',
+    ]);
 
     expect(await revertAll()).toEqual([...allMigrations].reverse());
     expect(await readCatalog(dataSource)).toEqual({ tables: [], functions: [], extensions: ['plpgsql'] });
