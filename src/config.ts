@@ -81,6 +81,9 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SLOW_QUERY_MS: integer(1).default(200),
+  SYNC_TOMBSTONE_RETENTION_DAYS: integer(1, 3650).default(30),
+  STREAM_MAX_PER_USER: integer(1, 1000).default(5),
+  STREAM_HEARTBEAT_MS: integer(100, 3_600_000).default(15_000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -121,6 +124,14 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     loginRateLimit: number;
     loginRateLimitPerIp: number;
+  };
+  sync: {
+    /** How long tombstones of deleted tasks are kept, and so how long a sync token lasts. */
+    tombstoneRetentionDays: number;
+    /** Open change streams per user, across every process. */
+    streamMaxPerUser: number;
+    /** A stream's heartbeat comment, session re-check and catch-up read, this often. */
+    streamHeartbeatMs: number;
   };
   http: {
     /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
@@ -173,6 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       loginRateLimit: e.LOGIN_RATE_LIMIT,
       loginRateLimitPerIp: e.LOGIN_RATE_LIMIT_PER_IP,
+    },
+    sync: {
+      tombstoneRetentionDays: e.SYNC_TOMBSTONE_RETENTION_DAYS,
+      streamMaxPerUser: e.STREAM_MAX_PER_USER,
+      streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
     },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app';
+import { createApp, type App } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
@@ -36,12 +36,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
-    const server = createHttpServer(createApp({ config, dataSource, logger }), config, logger);
+    const app = createApp({ config, dataSource, logger });
+    const server = createHttpServer(app, config, logger);
     await listen(server, config);
+    app.background.start();
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
     await onStopSignal(logger);
-    await stopServing(server, dataSource, config, logger);
+    await stopServing(server, app, dataSource, config, logger);
     // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
     cluster.worker?.disconnect();
   } catch (error) {
@@ -147,14 +149,20 @@ function onStopSignal(logger: Logger): Promise<NodeJS.Signals> {
   });
 }
 
-/** Stop accepting, let in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an embedded server. */
-async function stopServing(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger): Promise<void> {
+/**
+ * Stop accepting, end the change streams (they would otherwise hold the shutdown until its
+ * timeout), let in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an
+ * embedded server.
+ */
+async function stopServing(server: http.Server, app: App, dataSource: AppDataSource, config: Config, logger: Logger): Promise<void> {
   const deadline = setTimeout(() => {
     logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
     server.closeAllConnections();
   }, config.shutdownTimeoutMs);
   deadline.unref();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await app.background.stop().catch((error) => logger.error({ err: error }, 'error while stopping the change streams'));
+  await closed;
   clearTimeout(deadline);
   await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
   logger.info('Stopped');

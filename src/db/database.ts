@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import { Client, type Pool, type PoolClient } from 'pg';
 import { getMetadataArgsStorage, type DataSource, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from 'typeorm';
 import { pendingMigrations } from './migrations';
+import { NotificationListener, type ListenerOptions, type NotificationHandlers } from './notification-listener';
 
 /** A hand-written SQL statement and the name it is prepared under. */
 export interface Statement {
@@ -111,6 +112,19 @@ export class Database implements Transactions {
   /** Names of the migrations of this build the database lacks. */
   pendingMigrations(): Promise<string[]> {
     return pendingMigrations(this.dataSource);
+  }
+
+  /**
+   * A connection of its own (not from the pool, with the pool's settings) that LISTENs on
+   * `channels` and reconnects when it breaks; not connected until its start().
+   */
+  listen(channels: string[], handlers: NotificationHandlers, options: ListenerOptions): NotificationListener {
+    const connect = async () => {
+      const client = new Client({ ...this.pool().options, application_name: 'todo-service (listen)' });
+      await client.connect();
+      return client;
+    };
+    return new NotificationListener(connect, channels, handlers, options);
   }
 
   /** Connections of the pool, for /metrics; undefined before the data source is initialised. */

@@ -3,8 +3,11 @@ import { getMetadataStorage, ValidateIf, ValidationTypes, validateSync, type Val
 
 export type Location = 'body' | 'query' | 'path';
 
+/** Where a refused value was: a validated field, or a header a route reads itself. */
+export type IssueLocation = Location | 'header';
+
 export interface ValidationIssue {
-  loc: [Location, ...string[]] | [Location];
+  loc: [IssueLocation, ...string[]] | [IssueLocation];
   msg: string;
   type: string;
 }

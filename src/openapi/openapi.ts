@@ -1,6 +1,7 @@
 // class-transformer keeps @Type metadata here; its types live beside the compiled file.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
+import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
 import { isNullable, type Class } from '../http/validation';
@@ -13,6 +14,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'Not authenticated: missing, invalid, expired or revoked token',
   404: 'Not found',
   409: 'Conflict: a unique field is taken',
+  410: 'Gone: what the request names is no longer kept',
   412: 'Precondition failed: If-Match names a version the resource no longer has',
   413: 'Request body over 100 KiB',
   415: 'Unsupported media type',
@@ -46,7 +48,14 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
   const componentSchemas: Record<string, Schema> = {};
   for (const cls of usedClasses) componentSchemas[cls.name] = finishSchema(cls, schemas[cls.name], responseClasses.has(cls));
-  for (const cls of usedClasses) for (const nested of referencedClasses(componentSchemas[cls.name])) componentSchemas[nested] ??= schemas[nested];
+  // Classes a response refers to (the items of a page) are responses too: every field present, null where nullable.
+  const validatedClasses = classesByName();
+  for (const cls of usedClasses) {
+    for (const nested of referencedClasses(componentSchemas[cls.name])) {
+      const nestedClass = validatedClasses.get(nested);
+      componentSchemas[nested] ??= nestedClass && responseClasses.has(cls) ? finishSchema(nestedClass, schemas[nested], true) : schemas[nested];
+    }
+  }
   Object.assign(componentSchemas, ERROR_SCHEMAS);
 
   const paths: Record<string, Record<string, Schema>> = {};
@@ -92,6 +101,12 @@ function jsonValue(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+/** Every class with validation decorators, by name (class-validator-jsonschema reads the same storage). */
+function classesByName(): Map<string, Class> {
+  const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<Class, unknown> };
+  return new Map([...storage.validationMetadatas.keys()].map((cls) => [cls.name, cls]));
+}
+
 function referencedClasses(schema: Schema): string[] {
   return [...JSON.stringify(schema).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((match) => match[1]);
 }
@@ -113,6 +128,24 @@ function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
     ...(['patch', 'put', 'delete'].includes(route.method) && route.errors?.includes(412)
       ? [{ name: 'If-Match', in: 'header', required: false, description: 'An ETag from an earlier response; a stale one gets 412', schema: { type: 'string' } }]
       : []),
+    ...(route.ifNoneMatch
+      ? [
+          {
+            name: 'If-None-Match',
+            in: 'header',
+            required: false,
+            description: 'ETags from earlier responses (or *): 304 when one matches the current ETag (weak comparison)',
+            schema: { type: 'string' },
+          },
+        ]
+      : []),
+    ...Object.entries(route.requestHeaders ?? {}).map(([name, description]) => ({
+      name,
+      in: 'header',
+      required: false,
+      description,
+      schema: { type: 'string' },
+    })),
   ];
   if (parameters.length) operationSpec.parameters = parameters;
   if (route.body) {
@@ -155,6 +188,12 @@ function responses(route: AnyRoute): Schema {
       ? { headers: Object.fromEntries(Object.entries(success.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
       : {}),
   };
+  if (route.ifNoneMatch) {
+    result['304'] = {
+      description: 'Not Modified: If-None-Match matched; no body',
+      headers: { ETag: { description: 'The current ETag', schema: { type: 'string' } } },
+    };
+  }
   const errors = new Set(route.errors ?? []);
   if (route.auth) errors.add(401);
   if (route.body || route.query || route.params) errors.add(422);
@@ -191,7 +230,7 @@ const ERROR_SCHEMAS: Record<string, Schema> = {
         items: {
           type: 'object',
           properties: {
-            loc: { type: 'array', items: { type: 'string' }, prefixItems: [{ enum: ['body', 'query', 'path'] }] },
+            loc: { type: 'array', items: { type: 'string' }, prefixItems: [{ enum: ['body', 'query', 'path', 'header'] }] },
             msg: { type: 'string' },
             type: { type: 'string' },
           },

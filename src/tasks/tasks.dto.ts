@@ -1,9 +1,11 @@
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
 import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
 import type { VersionedTask } from './task.entity';
 import type { TaskPageResult } from './tasks.repository';
+import type { SyncChange } from './task-sync.service';
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -138,6 +140,84 @@ export class TaskPage {
   count: number;
 }
 
+export class SyncQuery {
+  @Optional()
+  @IsString()
+  @JSONSchema({ description: 'The sync_token of the previous response; absent or `*` for a full sync.' })
+  sync_token?: string;
+
+  @Optional()
+  @QueryInteger()
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1)
+  @Max(1000)
+  limit: number = 500;
+}
+
+export class StreamQuery {
+  @Optional()
+  @IsString()
+  @JSONSchema({ description: 'Start after this sync token (a Last-Event-ID header takes precedence); absent: from now on.' })
+  sync_token?: string;
+}
+
+const CHANGE_STATES = ['live', 'trashed'] as const;
+
+/** A task that exists, in the list (`live`) or in the trash (`trashed`, since `deleted_at`). */
+export class TaskChange extends TaskPublic {
+  @IsIn(CHANGE_STATES)
+  state: (typeof CHANGE_STATES)[number];
+
+  @Nullable()
+  @IsDateTimeWithOffset()
+  deleted_at: string | null;
+}
+
+/** A task deleted for good (permanently, or by a purge) at `deleted_at`: only its id and owner are left. */
+export class TaskDeletion {
+  @IsUUID('all')
+  id: string;
+
+  @IsUUID('all')
+  user_id: string;
+
+  @IsIn(['deleted'])
+  state: 'deleted';
+
+  @IsDateTimeWithOffset()
+  deleted_at: string;
+}
+
+const CHANGE_SCHEMAS = { TaskChange: '#/components/schemas/TaskChange', TaskDeletion: '#/components/schemas/TaskDeletion' };
+
+export class TaskChangePage {
+  /** Each task at most once, in the order of the transactions that changed them. */
+  @IsArray()
+  @ValidateNested({ each: true })
+  @JSONSchema({
+    type: 'array',
+    items: {
+      oneOf: [{ $ref: CHANGE_SCHEMAS.TaskChange }, { $ref: CHANGE_SCHEMAS.TaskDeletion }],
+      discriminator: {
+        propertyName: 'state',
+        mapping: { live: CHANGE_SCHEMAS.TaskChange, trashed: CHANGE_SCHEMAS.TaskChange, deleted: CHANGE_SCHEMAS.TaskDeletion },
+      },
+    },
+  })
+  data: Array<TaskChange | TaskDeletion>;
+
+  /** Where the next call starts: the rest of this round while has_more, then the changes after it. */
+  @IsString()
+  sync_token: string;
+
+  @IsBoolean()
+  has_more: boolean;
+
+  /** True for the pages of a full sync: every task, not only changes. */
+  @IsBoolean()
+  full_sync: boolean;
+}
+
 /* The one place where tasks become what the API sends. */
 
 export function toTaskPublic(task: VersionedTask): TaskPublic {
@@ -151,6 +231,12 @@ export function toTaskPublic(task: VersionedTask): TaskPublic {
     created_at: task.createdAt.toISOString(),
     updated_at: task.updatedAt.toISOString(),
   };
+}
+
+export function toTaskChange(change: SyncChange): TaskChange | TaskDeletion {
+  if (change.state === 'deleted') return { id: change.id, user_id: change.userId, state: 'deleted', deleted_at: change.deletedAt.toISOString() };
+  const { task } = change;
+  return { ...toTaskPublic(task), state: change.state, deleted_at: task.deletedAt ? task.deletedAt.toISOString() : null };
 }
 
 export function toTaskPage({ tasks, count }: TaskPageResult): TaskPage {

@@ -1,6 +1,9 @@
 import { IsNull, type EntityManager } from 'typeorm';
 import { selectList, statement, type Database, type Statement } from '../db/database';
+import type { ListenerIdentity, ListenerOptions, NotificationListener } from '../db/notification-listener';
+import type { Position, Snapshot, TakenSnapshot } from './sync-token';
 import { Task, type VersionedTask } from './task.entity';
+import { syncStatements } from './task-sync.sql';
 import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from './tasks.dto';
 
 /*
@@ -156,6 +159,107 @@ export function updateLiveSql(
   return { statement: UPDATE_LIVE[sent], values };
 }
 
+/** The statements of sync and the change stream (task-sync.sql.ts), returning tasks as the routes' statements do. */
+export const SYNC_SQL = syncStatements(TASK_COLUMNS);
+
+/** A live listening connection: the pid and start time of its backend (pg_stat_activity). */
+const LIVE_LISTENER = (alias: string) =>
+  `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = ${alias}.listener_pid AND a.backend_start = ${alias}.listener_started_at)`;
+
+/**
+ * The open streams' slots (task_streams). A slot is free when nobody holds it or its holder's
+ * listening connection is gone (the process died): then it is taken over. Claims of one user take
+ * turns on a transaction-level advisory lock, so two processes cannot both see the same slot free.
+ */
+export const STREAM_SQL = {
+  lockUser: statement("SELECT pg_advisory_xact_lock(hashtextextended('task_streams:' || $1::text, 0))"),
+  claim: statement(`INSERT INTO task_streams AS s (user_id, slot, listener_pid, listener_started_at)
+SELECT $1, free.slot, $3, $4::timestamptz FROM generate_series(1, $2::int) AS free (slot)
+ WHERE NOT EXISTS (SELECT 1 FROM task_streams held WHERE held.user_id = $1 AND held.slot = free.slot AND ${LIVE_LISTENER('held')})
+ ORDER BY free.slot LIMIT 1
+ON CONFLICT (user_id, slot) DO UPDATE SET listener_pid = EXCLUDED.listener_pid, listener_started_at = EXCLUDED.listener_started_at, opened_at = now()
+ WHERE NOT ${LIVE_LISTENER('s')}
+RETURNING slot`),
+  release: statement('DELETE FROM task_streams WHERE user_id = $1 AND slot = $2 AND listener_pid = $3 AND listener_started_at = $4::timestamptz'),
+  /** After a reconnection: the slots still held by the old connection move to the new one; the others were taken over meanwhile. */
+  move: statement(`UPDATE task_streams SET listener_pid = $3, listener_started_at = $4::timestamptz
+ WHERE listener_pid = $1 AND listener_started_at = $2::timestamptz RETURNING user_id AS "userId", slot`),
+  /** Slots this listener holds but no open stream of its process uses (a release that failed). */
+  releaseUnused: statement(`DELETE FROM task_streams WHERE listener_pid = $1 AND listener_started_at = $2::timestamptz
+   AND (user_id, slot) NOT IN (SELECT * FROM unnest($3::uuid[], $4::int[]))`),
+  releaseAbandoned: statement(`DELETE FROM task_streams s WHERE NOT ${LIVE_LISTENER('s')}`),
+} as const;
+
+/** The retention purge of tombstones, a bounded batch, the oldest first; raise_sync_horizon records what went. */
+const PURGE_TOMBSTONES = statement(`WITH gone AS (
+  DELETE FROM task_tombstones WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM task_tombstones WHERE deleted_at < now() - make_interval(days => $1) ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING 1)
+SELECT count(*)::int AS count FROM gone`);
+
+/** One row of a sync statement: the snapshot it read with, and a change (none when the page is empty). */
+interface SyncRow {
+  snapshotXmin: string;
+  snapshotXmax: string;
+  snapshotXip: string[];
+  snapshotAt: number;
+  horizonXid: string;
+  onStandby: boolean;
+  changeXid: string | null;
+  changeId: string | null;
+  goneAt: Date | null;
+}
+
+/** A change as sync reads it: where it is in the order, and the task as it is now, or when it was deleted for good. */
+export interface SyncRead {
+  position: Position;
+  task?: VersionedTask;
+  deletedAt?: Date;
+}
+
+/** What a sync statement read, and with which snapshot; `horizon` is sync_horizon.purged_xid as it saw it. */
+export interface SyncReadResult {
+  taken: TakenSnapshot;
+  horizon: bigint;
+  changes: SyncRead[];
+}
+
+/** What the change stream hears about, from any process. */
+export interface ChangeListenerHandlers {
+  tasksChanged(userId: string): void;
+  sessionRevoked(sessionId: string): void;
+  connected(identity: ListenerIdentity, previous: ListenerIdentity | undefined): Promise<void>;
+  failed(error: unknown): void;
+}
+
+/** The fields of a sync row that are not the task's. */
+const SYNC_ROW_FIELDS = ['snapshotXmin', 'snapshotXmax', 'snapshotXip', 'snapshotAt', 'horizonXid', 'onStandby', 'changeXid', 'changeId', 'goneAt'] as const;
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadResult {
+  const [first] = rows;
+  // Routed to a standby, the snapshot would leave out transactions still running on the primary, and a token made of it would skip their changes for good.
+  if (first.onStandby) throw new Error('sync read a standby: its pg_current_snapshot() cannot make tokens; sync statements must run on the primary');
+  const taken = {
+    snapshot: { xmin: BigInt(first.snapshotXmin), xmax: BigInt(first.snapshotXmax), xip: first.snapshotXip.map(BigInt) },
+    at: first.snapshotAt,
+  };
+  const changes: SyncRead[] = [];
+  for (const row of rows) {
+    if (row.changeXid === null || row.changeId === null) continue;
+    const position = { xid: BigInt(row.changeXid), id: row.changeId };
+    if (row.goneAt) {
+      changes.push({ position, deletedAt: row.goneAt });
+      continue;
+    }
+    const task = Object.assign(new Task(), row) as VersionedTask & Partial<SyncRow>;
+    for (const field of SYNC_ROW_FIELDS) delete task[field];
+    changes.push({ position, task });
+  }
+  return { taken, horizon: BigInt(first.horizonXid), changes };
+}
+
 /** A page of tasks and the count of all that match. */
 export interface TaskPageResult {
   tasks: VersionedTask[];
@@ -224,6 +328,95 @@ export function createTasksRepository(database: Database) {
 
     async existsAny(userId: string, id: string): Promise<boolean> {
       return (await database.rows(this.manager, TASK_SQL.existsAny, [id, userId])).length > 0;
+    },
+
+    /**
+     * Sync: the user's changes the `lower` snapshot could not see (and, in the middle of a round of
+     * pages, `upper` can), after `after`, at most `limit`, with the snapshot this read was made with.
+     * Primary only (see task-sync.sql.ts).
+     */
+    async readChanges(userId: string, lower: Snapshot, upper: Snapshot | undefined, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+      const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.changesPage, [
+        userId,
+        lower.xmin,
+        lower.xmax,
+        lower.xip,
+        after?.xid ?? -1n,
+        after?.id ?? NIL_UUID,
+        upper?.xmin ?? null,
+        upper?.xmax ?? null,
+        upper?.xip ?? null,
+        limit,
+      ]);
+      return syncResult(rows);
+    },
+
+    /** A full sync's page: every task of the user, live and trashed, after `after`, at most `limit`. */
+    async readAll(userId: string, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+      const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.fullPage, [
+        userId,
+        after?.xid ?? -1n,
+        after?.id ?? NIL_UUID,
+        limit,
+      ]);
+      return syncResult(rows);
+    },
+
+    /** The current snapshot, with nothing read: where a change stream without a token starts. */
+    async currentSnapshot(): Promise<SyncReadResult> {
+      return syncResult(await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.snapshot, []));
+    },
+
+    /** Deletes up to `batch` tombstones older than `days`; returns how many went. */
+    async purgeTombstones(days: number, batch: number): Promise<number> {
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, PURGE_TOMBSTONES, [days, batch]);
+      return count;
+    },
+
+    /** Takes a free stream slot of the user (1..max) for `listener`; undefined when all are held. */
+    async claimStreamSlot(userId: string, max: number, listener: ListenerIdentity): Promise<number | undefined> {
+      return this.manager.transaction(async (manager) => {
+        await database.rows(manager, STREAM_SQL.lockUser, [userId]);
+        const [claimed] = await database.rows<{ slot: number }>(manager, STREAM_SQL.claim, [userId, max, listener.pid, listener.startedAt]);
+        return claimed?.slot;
+      });
+    },
+
+    async releaseStreamSlot(userId: string, slot: number, listener: ListenerIdentity): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.release, [userId, slot, listener.pid, listener.startedAt]);
+    },
+
+    /** Moves the slots of a lost listening connection to its replacement; returns the ones it still held. */
+    async moveStreamSlots(from: ListenerIdentity, to: ListenerIdentity): Promise<Array<{ userId: string; slot: number }>> {
+      return database.rows(this.manager, STREAM_SQL.move, [from.pid, from.startedAt, to.pid, to.startedAt]);
+    },
+
+    /** Releases the slots of `listener` that are not in `inUse`. */
+    async releaseUnusedStreamSlots(listener: ListenerIdentity, inUse: Array<{ userId: string; slot: number }>): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.releaseUnused, [
+        listener.pid,
+        listener.startedAt,
+        inUse.map((held) => held.userId),
+        inUse.map((held) => held.slot),
+      ]);
+    },
+
+    /** Deletes the slots whose process is gone, so writes for their users stop sending notifications nobody hears. */
+    async releaseAbandonedStreamSlots(): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.releaseAbandoned, []);
+    },
+
+    /** The dedicated connection that hears, from every process, which users' tasks changed and which sessions ended. */
+    listenForChanges(handlers: ChangeListenerHandlers, options: ListenerOptions): NotificationListener {
+      return database.listen(
+        ['task_changes', 'session_revocations'],
+        {
+          notification: (channel, payload) => (channel === 'task_changes' ? handlers.tasksChanged(payload) : handlers.sessionRevoked(payload)),
+          connected: handlers.connected,
+          failed: handlers.failed,
+        },
+        options,
+      );
     },
 
     /** Moves every live task of a user to the trash (account deletion); TypeORM's softDelete. */

@@ -1,12 +1,11 @@
-import type { Express } from 'express';
-import { createApp } from '../../src/app';
+import { createApp, type App } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { AppDataSource } from '../../src/db/data-source';
 import type { Logger } from '../../src/logger';
 import { createMigratedDatabase, silentLogger, type TestDatabase } from './database';
 
 export interface TestApp {
-  app: Express;
+  app: App;
   config: Config;
   dataSource: AppDataSource;
   database: TestDatabase;
@@ -20,5 +19,13 @@ export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz
 export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
   const { database, dataSource, close } = await createMigratedDatabase(config, logger);
-  return { app: createApp({ config, dataSource, logger }), config, dataSource, database, close };
+  const app = createApp({ config, dataSource, logger });
+  return {
+    app,
+    config,
+    dataSource,
+    database,
+    // Open change streams and their listening connection go first: dropping the database would cut them off.
+    close: () => app.background.stop().then(close),
+  };
 }
