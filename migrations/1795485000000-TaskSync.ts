@@ -10,8 +10,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   committed. Existing rows get 0: written before any token existed, visible in every snapshot.
  *   Added with a constant default, so no table rewrite; the index is what an incremental sync reads.
  * - task_tombstones: one row per task deleted for good, written by a statement-level trigger.
- * - sync_horizon: the newest deleted_xid of a tombstone that is gone (purged, or TRUNCATE): a token
- *   whose snapshot is older needs tombstones that no longer exist, and is answered 410.
+ * - tombstone_purges: one row per transaction that deleted tombstones (the retention purge, psql) or
+ *   truncated tasks. A token is too old (410) when such a transaction committed after its snapshot
+ *   and took tombstones from at or after its xmin: deletions it would need are gone. A purge that
+ *   committed before the token's snapshot took only tombstones that snapshot could already see.
  * - task_streams: the open change streams, one row per stream (slot 1..STREAM_MAX_PER_USER of its
  *   user), naming the listening connection of the process that holds it. It caps streams per user
  *   across processes, and it tells the triggers whom to NOTIFY: a NOTIFY serialises the commits of
@@ -31,10 +33,19 @@ const COMMENTS: Array<[kind: 'TABLE' | 'COLUMN' | 'INDEX', name: string, text: s
   ['COLUMN', 'task_tombstones.deleted_at', 'When it was deleted; rows older than SYNC_TOMBSTONE_RETENTION_DAYS are purged.'],
   ['INDEX', 'task_tombstones_pkey', "Primary key, and what an incremental sync reads: one user's deletions in transaction order."],
   ['INDEX', 'idx_task_tombstones_deleted_at', 'The retention purge: the oldest tombstones first.'],
-  ['TABLE', 'sync_horizon', 'One row: the newest transaction whose tombstones are no longer kept. Sync tokens from before it are answered 410.'],
-  ['COLUMN', 'sync_horizon.singleton', 'Always true: the table has exactly one row.'],
-  ['COLUMN', 'sync_horizon.purged_xid', 'The largest deleted_xid of a purged tombstone (raised by raise_sync_horizon), or of a TRUNCATE of tasks.'],
-  ['INDEX', 'sync_horizon_pkey', 'Primary key: keeps the table at one row.'],
+  [
+    'TABLE',
+    'tombstone_purges',
+    'Transactions that deleted tombstones or truncated tasks (written by triggers): sync tokens from before one of them may need what it took, and are answered 410.',
+  ],
+  ['COLUMN', 'tombstone_purges.purge_xid', 'Id of the transaction that deleted tombstones (pg_current_xact_id()), or truncated tasks.'],
+  ['COLUMN', 'tombstone_purges.max_deleted_xid', 'The newest deleted_xid among the tombstones it deleted (its own id for a TRUNCATE).'],
+  [
+    'COLUMN',
+    'tombstone_purges.purged_at',
+    'When; rows older than SYNC_TOMBSTONE_RETENTION_DAYS are deleted, as every token from before them is too old anyway.',
+  ],
+  ['INDEX', 'tombstone_purges_pkey', "Primary key, and what every sync reads: the purges at or after a token snapshot's xmin."],
   ['TABLE', 'task_streams', 'Open change streams (GET /api/v1/tasks/stream): at most STREAM_MAX_PER_USER slots per user across processes.'],
   ['COLUMN', 'task_streams.user_id', 'Whose stream; deleting the user for good deletes the rows (ON DELETE CASCADE).'],
   ['COLUMN', 'task_streams.slot', '1 to STREAM_MAX_PER_USER.'],
@@ -76,13 +87,12 @@ export class TaskSync1795485000000 implements MigrationInterface {
       )`);
     await query('CREATE INDEX idx_task_tombstones_deleted_at ON task_tombstones (deleted_at)');
     await query(`
-      CREATE TABLE sync_horizon (
-        singleton boolean NOT NULL DEFAULT true,
-        purged_xid bigint NOT NULL DEFAULT 0,
-        CONSTRAINT sync_horizon_pkey PRIMARY KEY (singleton),
-        CONSTRAINT sync_horizon_singleton_check CHECK (singleton)
+      CREATE TABLE tombstone_purges (
+        purge_xid bigint NOT NULL,
+        max_deleted_xid bigint NOT NULL,
+        purged_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT tombstone_purges_pkey PRIMARY KEY (purge_xid)
       )`);
-    await query('INSERT INTO sync_horizon DEFAULT VALUES');
     await query(`
       CREATE TABLE task_streams (
         user_id uuid NOT NULL,
@@ -128,22 +138,27 @@ export class TaskSync1795485000000 implements MigrationInterface {
 
     // Tombstones that go while their user stays (the purge, psql) take the tokens that needed them along.
     await query(`
-      CREATE FUNCTION raise_sync_horizon() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION record_tombstone_purge() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        UPDATE sync_horizon h SET purged_xid = gone.newest
-          FROM (SELECT max(deleted_xid) AS newest FROM old_rows o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)) AS gone
-         WHERE gone.newest > h.purged_xid;
+        INSERT INTO tombstone_purges (purge_xid, max_deleted_xid)
+        SELECT pg_current_xact_id()::text::bigint, max(deleted_xid) FROM old_rows o
+         WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
+        HAVING count(*) > 0
+        ON CONFLICT (purge_xid) DO UPDATE SET max_deleted_xid = greatest(tombstone_purges.max_deleted_xid, EXCLUDED.max_deleted_xid);
         RETURN NULL;
       END
       $$`);
     await query(
-      'CREATE TRIGGER raise_sync_horizon AFTER DELETE ON task_tombstones REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION raise_sync_horizon()',
+      'CREATE TRIGGER record_tombstone_purge AFTER DELETE ON task_tombstones REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION record_tombstone_purge()',
     );
     // TRUNCATE writes no tombstones and keeps no old rows: every token issued before it is too old.
     await query(`
       CREATE FUNCTION expire_sync_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        xid bigint := pg_current_xact_id()::text::bigint;
       BEGIN
-        UPDATE sync_horizon SET purged_xid = greatest(purged_xid, pg_current_xact_id()::text::bigint);
+        INSERT INTO tombstone_purges (purge_xid, max_deleted_xid) VALUES (xid, xid)
+        ON CONFLICT (purge_xid) DO UPDATE SET max_deleted_xid = EXCLUDED.max_deleted_xid;
         RETURN NULL;
       END
       $$`);
@@ -180,8 +195,8 @@ export class TaskSync1795485000000 implements MigrationInterface {
     await query('DROP FUNCTION record_task_changes()');
     await query('DROP TABLE task_streams');
     await query('DROP TABLE task_tombstones');
-    await query('DROP FUNCTION raise_sync_horizon()');
-    await query('DROP TABLE sync_horizon');
+    await query('DROP FUNCTION record_tombstone_purge()');
+    await query('DROP TABLE tombstone_purges');
     await query('DROP FUNCTION expire_sync_tokens()');
     await query('DROP INDEX idx_tasks_user_changed_xid');
     await query('DROP TRIGGER stamp_task_changed_xid ON tasks');

@@ -32,10 +32,10 @@ describe('migrations', () => {
     expect(first.tables.map((table) => table.name)).toEqual([
       'rotated_refresh_tokens',
       'sessions',
-      'sync_horizon',
       'task_streams',
       'task_tombstones',
       'tasks',
+      'tombstone_purges',
       'user_task_counts',
       'users',
     ]);

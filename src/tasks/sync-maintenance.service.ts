@@ -15,9 +15,10 @@ export const DEFAULT_MAINTENANCE = { intervalMs: 60 * 60 * 1000, batchSize: 1000
 
 /**
  * Periodic upkeep of sync, in every process (the batches skip rows another process is deleting):
- * tombstones older than SYNC_TOMBSTONE_RETENTION_DAYS go, batch by batch (a trigger raises the sync
- * horizon as they do), and stream slots of processes that died are freed, so writes for their
- * users stop sending notifications nobody hears.
+ * tombstones older than SYNC_TOMBSTONE_RETENTION_DAYS go, batch by batch (a trigger records each
+ * purge, which expires the tokens from before it that needed them), records of purges older than
+ * that go too, and stream slots of processes that died are freed, so that writes for their users
+ * stop sending notifications nobody hears.
  */
 export class SyncMaintenance {
   private timer: NodeJS.Timeout | undefined;
@@ -48,6 +49,7 @@ export class SyncMaintenance {
       purged += count;
       if (count < this.options.batchSize) break;
     }
+    await this.tasks.forgetPurges(this.options.retentionDays);
     await this.tasks.releaseAbandonedStreamSlots();
     if (purged > 0) this.logger.info(`sync maintenance: purged ${purged} tombstones older than ${this.options.retentionDays} days`);
     return purged;

@@ -60,7 +60,7 @@ export class TaskSyncService {
   }
 
   private async fullPage(userId: string, cursor: Extract<SyncCursor, { kind: 'full' }> | undefined, limit: number): Promise<SyncPage> {
-    const read = await this.tasks.readAll(userId, cursor?.after, limit + 1);
+    const read = await this.tasks.readAll(userId, cursor?.lower.snapshot, cursor?.after, limit + 1);
     if (cursor) this.checkKept(cursor.lower, read);
     const lower = cursor?.lower ?? coarsened(read.taken);
     return paginate(userId, read.changes, limit, {
@@ -82,12 +82,12 @@ export class TaskSyncService {
   }
 
   /**
-   * The tombstones a cursor needs are those of transactions its lower snapshot could not see, all
-   * at or above its xmin: when a tombstone that new is gone (the horizon, read in the same statement
-   * as the changes), or the snapshot is older than tombstones are kept, some deletions may be lost.
+   * The tombstones a cursor needs are those of transactions its lower snapshot could not see. When a
+   * purge since may have taken some (checked in the same statement as the read), or the snapshot is
+   * older than tombstones are kept, deletions may be lost: only a full sync can be trusted.
    */
   private checkKept(lower: TakenSnapshot, read: SyncReadResult): void {
-    if (read.horizon >= lower.snapshot.xmin || read.taken.at - lower.at > this.retentionDays * SECONDS_A_DAY) throw new SyncTokenExpired();
+    if (read.tombstonesGone || read.taken.at - lower.at > this.retentionDays * SECONDS_A_DAY) throw new SyncTokenExpired();
   }
 }
 

@@ -190,12 +190,15 @@ RETURNING slot`),
   releaseAbandoned: statement(`DELETE FROM task_streams s WHERE NOT ${LIVE_LISTENER('s')}`),
 } as const;
 
-/** The retention purge of tombstones, a bounded batch, the oldest first; raise_sync_horizon records what went. */
+/** The retention purge of tombstones, a bounded batch, the oldest first; record_tombstone_purge notes which tokens it expires. */
 const PURGE_TOMBSTONES = statement(`WITH gone AS (
   DELETE FROM task_tombstones WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM task_tombstones WHERE deleted_at < now() - make_interval(days => $1) ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED))
   RETURNING 1)
 SELECT count(*)::int AS count FROM gone`);
+
+/** Records of purges older than the retention: every token from before them is refused for its age anyway. */
+const FORGET_PURGES = statement('DELETE FROM tombstone_purges WHERE purged_at < now() - make_interval(days => $1)');
 
 /** One row of a sync statement: the snapshot it read with, and a change (none when the page is empty). */
 interface SyncRow {
@@ -203,7 +206,7 @@ interface SyncRow {
   snapshotXmax: string;
   snapshotXip: string[];
   snapshotAt: number;
-  horizonXid: string;
+  tombstonesGone: boolean;
   onStandby: boolean;
   changeXid: string | null;
   changeId: string | null;
@@ -217,10 +220,10 @@ export interface SyncRead {
   deletedAt?: Date;
 }
 
-/** What a sync statement read, and with which snapshot; `horizon` is sync_horizon.purged_xid as it saw it. */
+/** What a sync statement read, with which snapshot, and whether tombstones the cursor's lower snapshot needs may be gone. */
 export interface SyncReadResult {
   taken: TakenSnapshot;
-  horizon: bigint;
+  tombstonesGone: boolean;
   changes: SyncRead[];
 }
 
@@ -233,9 +236,20 @@ export interface ChangeListenerHandlers {
 }
 
 /** The fields of a sync row that are not the task's. */
-const SYNC_ROW_FIELDS = ['snapshotXmin', 'snapshotXmax', 'snapshotXip', 'snapshotAt', 'horizonXid', 'onStandby', 'changeXid', 'changeId', 'goneAt'] as const;
+const SYNC_ROW_FIELDS = [
+  'snapshotXmin',
+  'snapshotXmax',
+  'snapshotXip',
+  'snapshotAt',
+  'tombstonesGone',
+  'onStandby',
+  'changeXid',
+  'changeId',
+  'goneAt',
+] as const;
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
 function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadResult {
   const [first] = rows;
@@ -257,7 +271,7 @@ function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadRes
     for (const field of SYNC_ROW_FIELDS) delete task[field];
     changes.push({ position, task });
   }
-  return { taken, horizon: BigInt(first.horizonXid), changes };
+  return { taken, tombstonesGone: first.tombstonesGone, changes };
 }
 
 /** A page of tasks and the count of all that match. */
@@ -336,13 +350,15 @@ export function createTasksRepository(database: Database) {
      * Primary only (see task-sync.sql.ts).
      */
     async readChanges(userId: string, lower: Snapshot, upper: Snapshot | undefined, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+      // Nothing the lower snapshot could not see is below its xmin: a round starts right before it.
+      const from = after ?? { xid: lower.xmin - 1n, id: MAX_UUID };
       const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.changesPage, [
         userId,
         lower.xmin,
         lower.xmax,
         lower.xip,
-        after?.xid ?? -1n,
-        after?.id ?? NIL_UUID,
+        from.xid,
+        from.id,
         upper?.xmin ?? null,
         upper?.xmax ?? null,
         upper?.xip ?? null,
@@ -351,13 +367,19 @@ export function createTasksRepository(database: Database) {
       return syncResult(rows);
     },
 
-    /** A full sync's page: every task of the user, live and trashed, after `after`, at most `limit`. */
-    async readAll(userId: string, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+    /**
+     * A full sync's page: every task of the user, live and trashed, after `after`, at most `limit`;
+     * `lower`, the snapshot the full sync began with, is checked for lost tombstones (none on its first page).
+     */
+    async readAll(userId: string, lower: Snapshot | undefined, after: Position | undefined, limit: number): Promise<SyncReadResult> {
       const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.fullPage, [
         userId,
         after?.xid ?? -1n,
         after?.id ?? NIL_UUID,
         limit,
+        lower?.xmin ?? null,
+        lower?.xmax ?? null,
+        lower?.xip ?? null,
       ]);
       return syncResult(rows);
     },
@@ -371,6 +393,11 @@ export function createTasksRepository(database: Database) {
     async purgeTombstones(days: number, batch: number): Promise<number> {
       const [{ count }] = await database.rows<{ count: number }>(this.manager, PURGE_TOMBSTONES, [days, batch]);
       return count;
+    },
+
+    /** Forgets the purges older than `days`. */
+    async forgetPurges(days: number): Promise<void> {
+      await database.rows(this.manager, FORGET_PURGES, [days]);
     },
 
     /** Takes a free stream slot of the user (1..max) for `listener`; undefined when all are held. */
