@@ -208,9 +208,9 @@ interface SyncRow {
   snapshotAt: number;
   tombstonesGone: boolean;
   onStandby: boolean;
-  changeXid: string | null;
-  changeId: string | null;
-  goneAt: Date | null;
+  changeXid?: string | null;
+  changeId?: string | null;
+  goneAt?: Date | null;
 }
 
 /** A change as sync reads it: where it is in the order, and the task as it is now, or when it was deleted for good. */
@@ -261,7 +261,8 @@ function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadRes
   };
   const changes: SyncRead[] = [];
   for (const row of rows) {
-    if (row.changeXid === null || row.changeId === null) continue;
+    // A page with no change still has its one row, of the snapshot; the snapshot statement has no change columns.
+    if (!row.changeXid || !row.changeId) continue;
     const position = { xid: BigInt(row.changeXid), id: row.changeId };
     if (row.goneAt) {
       changes.push({ position, deletedAt: row.goneAt });

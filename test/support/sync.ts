@@ -11,11 +11,14 @@ export interface SyncRound {
   token: string;
   pages: number;
   fullSync: boolean;
+  /** Ids of the tasks each page named, a page at a time. */
+  pageIds: string[][];
 }
 
 /** Calls /tasks/sync from `token` until has_more is false; every page must be a 200. */
 export async function syncRound(app: Express, auth: { Authorization: string }, token?: string, limit?: number): Promise<SyncRound> {
   const changes: Change[] = [];
+  const pageIds: string[][] = [];
   let pages = 0;
   let current = token;
   let fullSync = false;
@@ -27,9 +30,10 @@ export async function syncRound(app: Express, auth: { Authorization: string }, t
     if (response.status !== 200) throw new Error(`sync answered ${response.status}: ${response.text}`);
     pages += 1;
     changes.push(...response.body.data);
+    pageIds.push(response.body.data.map((change: Change) => change.id));
     fullSync ||= response.body.full_sync;
     current = response.body.sync_token;
-    if (!response.body.has_more) return { changes, token: current!, pages, fullSync };
+    if (!response.body.has_more) return { changes, token: current!, pages, fullSync, pageIds };
   }
 }
 
