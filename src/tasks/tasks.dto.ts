@@ -194,7 +194,8 @@ export class TaskChangePage {
   /** Each task at most once, in the order of the transactions that changed them. */
   @IsArray()
   @ValidateNested({ each: true })
-  @JSONSchema({
+  // Replaces what class-validator-jsonschema makes of an array (a $ref to "Array") with the union.
+  @JSONSchema(() => ({
     type: 'array',
     items: {
       oneOf: [{ $ref: CHANGE_SCHEMAS.TaskChange }, { $ref: CHANGE_SCHEMAS.TaskDeletion }],
@@ -203,7 +204,7 @@ export class TaskChangePage {
         mapping: { live: CHANGE_SCHEMAS.TaskChange, trashed: CHANGE_SCHEMAS.TaskChange, deleted: CHANGE_SCHEMAS.TaskDeletion },
       },
     },
-  })
+  }))
   data: Array<TaskChange | TaskDeletion>;
 
   /** Where the next call starts: the rest of this round while has_more, then the changes after it. */
