@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
  * one executor). src/http and src/db know no feature: only the composition root (src/app.ts,
  * src/server.ts) knows them all.
  */
-const FEATURES = ['auth', 'users', 'tasks', 'health', 'openapi', 'observability'];
+const FEATURES = ['auth', 'users', 'tasks', 'audit', 'retention', 'health', 'openapi', 'observability'];
 
 /** A relative import that reaches a top-level folder or module of src/ named in `names`, from any depth. */
 const into = (...names) => `^\\.{1,2}/(?:\\.\\./)*(?:${names.join('|')})(?:/|$)`;

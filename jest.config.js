@@ -16,7 +16,7 @@ const db = {
   displayName: 'db',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/unit/', '/test/faults/'],
+  testPathIgnorePatterns: ['/node_modules/', '/test/unit/', '/test/faults/', '/test/ops/'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 };

@@ -1,7 +1,9 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
 import { Gauge } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import { auditRoutes } from './audit/audit.routes';
+import { AuditService } from './audit/audit.service';
+import { createSecurityEventsRepository } from './audit/security-events.repository';
 import { loginRoutes, logoutRoute } from './auth/auth.routes';
 import { AuthService } from './auth/auth.service';
 import { LoginRateLimiter } from './auth/login-rate-limiter';
@@ -9,10 +11,12 @@ import { PasswordHasher } from './auth/passwords';
 import { createSessionsRepository } from './auth/sessions.repository';
 import { TokenService } from './auth/tokens';
 import type { Config } from './config';
+import type { AppDataSource } from './db/data-source';
 import { Database } from './db/database';
 import { healthRoutes } from './health/health.routes';
 import { HealthService } from './health/health.service';
 import { Metrics } from './observability/metrics';
+import { registerReplicaMetrics } from './observability/replica-metrics';
 import { requestLifecycle } from './observability/request-lifecycle';
 import { docsAssets, docsRoutes } from './openapi/docs.routes';
 import { buildOpenApiDocument } from './openapi/openapi';
@@ -21,6 +25,8 @@ import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
+import { createMaintenanceRunsRepository } from './retention/maintenance-runs.repository';
+import { RetentionService } from './retention/retention.service';
 import { DEFAULT_MAINTENANCE, SyncMaintenance } from './tasks/sync-maintenance.service';
 import { SyncTokenCodec } from './tasks/sync-token';
 import { TaskStreamsService } from './tasks/task-streams.service';
@@ -34,7 +40,7 @@ import { UsersService } from './users/users.service';
 
 export interface AppDependencies {
   config: Config;
-  dataSource: DataSource;
+  dataSource: AppDataSource;
   logger: Logger;
 }
 
@@ -68,17 +74,20 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   metrics: Metrics;
   background: BackgroundWork;
 } {
-  const database = new Database(dataSource);
+  const { readUrls, readMaxLagMs, listenUrl } = config.database;
+  const database = new Database(dataSource, { readUrls, readMaxLagMs, logger, listenUrl });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
+  const eventsRepository = createSecurityEventsRepository(database);
 
   const passwords = new PasswordHasher(config.auth.bcryptRounds, config.auth.bcryptConcurrency);
   const tokens = new TokenService(config.auth.jwtSecret, config.auth.accessTokenTtlSeconds);
   const rateLimiter = new LoginRateLimiter(config.auth.loginRateLimit, config.auth.loginRateLimitPerIp);
-  const auth = new AuthService(sessionsRepository, usersRepository, passwords, tokens, rateLimiter, config.auth, logger);
-  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, database, passwords);
-  const tasks = new TasksService(tasksRepository);
+  const auth = new AuthService(sessionsRepository, usersRepository, eventsRepository, database, passwords, tokens, rateLimiter, config.auth, logger);
+  const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
+  // With read replicas, each task write records where it ended, for the caller's reads (read-your-writes).
+  const tasks = new TasksService(tasksRepository, config.retention.trashDays, database.hasReplicas ? sessionsRepository : undefined);
   const sync = new TaskSyncService(tasksRepository, new SyncTokenCodec(config.auth.jwtSecret), config.sync.tombstoneRetentionDays);
   const sessionIsLive = async (owner: { userId: string; sessionId: string }) =>
     (await sessionsRepository.findOwner(owner.sessionId, owner.userId)) !== undefined;
@@ -91,6 +100,7 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   );
   const maintenance = new SyncMaintenance(tasksRepository, { ...DEFAULT_MAINTENANCE, retentionDays: config.sync.tombstoneRetentionDays }, logger);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
+  if (database.hasReplicas) registerReplicaMetrics(metrics.registry, database, readMaxLagMs);
   new Gauge({
     name: 'task_streams_open',
     help: 'Change streams (GET /api/v1/tasks/stream) open in this process',
@@ -109,6 +119,7 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
     testTokenRoute(users),
     logoutRoute(auth),
     ...userRoutes(users),
+    ...auditRoutes(new AuditService(eventsRepository)),
     ...taskRoutes(tasks, sync, streams),
   ];
   const background: BackgroundWork = {
@@ -119,6 +130,18 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
     },
   };
   return { routes, auth, metrics, background };
+}
+
+/** The retention job on its own repositories: the service's timer (server.ts) and `npm run purge` run the same code. */
+export function createRetentionService({ config, dataSource }: Pick<AppDependencies, 'config' | 'dataSource'>, now?: () => Date): RetentionService {
+  const database = new Database(dataSource);
+  const repositories = {
+    tasks: createTasksRepository(database),
+    sessions: createSessionsRepository(database),
+    users: createUsersRepository(database),
+    events: createSecurityEventsRepository(database),
+  };
+  return new RetentionService(config.retention, repositories, createMaintenanceRunsRepository(database), database, now);
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */

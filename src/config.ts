@@ -26,6 +26,33 @@ const duration = z
 /** Values people copy from examples and forget to change. */
 const PLACEHOLDER_SECRETS = /^(changethis|changeme|secret|password|your[-_]?secret.*|jwt[-_]?secret|example.*|x+)$/i;
 
+/**
+ * `DATABASE_READ_URLS`: comma-separated postgres URLs of read replicas. A refusal names the entry by
+ * its position, never by its text: the URLs carry passwords.
+ */
+const readUrls = z.string().transform((value, context): string[] => {
+  const urls = value.split(',').map((url) => url.trim());
+  urls.forEach((url, index) => {
+    if (!isPostgresUrl(url)) context.addIssue({ code: 'custom', message: `entry ${index + 1} must be a postgres:// or postgresql:// URL` });
+  });
+  return urls;
+});
+
+function isPostgresUrl(text: string): boolean {
+  if (!/^postgres(ql)?:\/\/./.test(text)) return false;
+  try {
+    return new URL(text).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Days rows are kept before the retention job deletes them; 0 keeps them forever. At most a century. */
+const retentionDays = integer(0, 36_500);
+
+/** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 /**
@@ -57,6 +84,9 @@ const environmentSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  DATABASE_READ_URLS: readUrls.optional(),
+  DATABASE_READ_MAX_LAG_MS: integer(0).default(5000),
+  DATABASE_LISTEN_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
   EMBEDDED_DATABASE_DIR: z
     .string()
     .min(1)
@@ -84,6 +114,15 @@ const environmentSchema = z.object({
   SYNC_TOMBSTONE_RETENTION_DAYS: integer(1, 3650).default(30),
   STREAM_MAX_PER_USER: integer(1, 1000).default(5),
   STREAM_HEARTBEAT_MS: integer(100, 3_600_000).default(15_000),
+  BACKUP_DIR: z.string().min(1).default(path.join(projectRoot, 'backups')),
+  BACKUP_KEEP: integer(0, 100_000).default(14),
+  PG_BIN_DIR: z.string().min(1).optional(),
+  TRASH_RETENTION_DAYS: retentionDays.default(30),
+  SESSION_RETENTION_DAYS: retentionDays.default(30),
+  ACCOUNT_RETENTION_DAYS: retentionDays.default(30),
+  AUDIT_RETENTION_DAYS: retentionDays.default(90),
+  RETENTION_INTERVAL_MS: integer(0, MAX_TIMER_MS).default(3_600_000),
+  RETENTION_BATCH_SIZE: integer(1, 100_000).default(1000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>['NODE_ENV'];
@@ -102,6 +141,15 @@ export interface Config {
     /** PostgreSQL's statement_timeout for our sessions; 0 for none. */
     statementTimeoutMs: number;
     slowQueryMs: number;
+    /** Read replicas (streaming standbys of the primary) that reads of task data may go to; empty for none. */
+    readUrls: string[];
+    /** A replica further behind the primary than this is not read from. */
+    readMaxLagMs: number;
+    /**
+     * Where the change streams' listening connection goes, when not where DATABASE_URL does: the
+     * primary itself when DATABASE_URL is a transaction pooler (PgBouncer), which cannot hold a LISTEN.
+     */
+    listenUrl: string | undefined;
   };
   /** A request without a response after this long gets 503; also Node's limit on receiving one. */
   requestTimeoutMs: number;
@@ -132,6 +180,25 @@ export interface Config {
     streamMaxPerUser: number;
     /** A stream's heartbeat comment, session re-check and catch-up read, this often. */
     streamHeartbeatMs: number;
+  };
+  /** npm run db:backup / db:restore. */
+  backup: {
+    dir: string;
+    /** Archives kept by db:backup, newest first; 0 keeps every one. */
+    keep: number;
+    /** Where pg_dump and pg_restore are, when set; otherwise PATH and /usr/lib/postgresql/<major>/bin are searched. */
+    pgBinDir: string | undefined;
+  };
+  /** How long deleted or ended rows are kept, in days (0: forever), and how the retention job runs. */
+  retention: {
+    trashDays: number;
+    sessionDays: number;
+    accountDays: number;
+    auditDays: number;
+    /** Between two runs of the job in the service; 0: the service never runs it (npm run purge still does). */
+    intervalMs: number;
+    /** Rows deleted per transaction. */
+    batchSize: number;
   };
   http: {
     /** Origins allowed by CORS; `'*'` for any; empty for none (same-origin only). */
@@ -168,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       slowQueryMs: e.SLOW_QUERY_MS,
+      readUrls: e.DATABASE_READ_URLS ?? [],
+      readMaxLagMs: e.DATABASE_READ_MAX_LAG_MS,
+      listenUrl: e.DATABASE_LISTEN_URL,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
@@ -190,6 +260,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       streamMaxPerUser: e.STREAM_MAX_PER_USER,
       streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
     },
+    backup: {
+      dir: path.resolve(e.BACKUP_DIR),
+      keep: e.BACKUP_KEEP,
+      pgBinDir: e.PG_BIN_DIR === undefined ? undefined : path.resolve(e.PG_BIN_DIR),
+    },
+    retention: {
+      trashDays: e.TRASH_RETENTION_DAYS,
+      sessionDays: e.SESSION_RETENTION_DAYS,
+      accountDays: e.ACCOUNT_RETENTION_DAYS,
+      auditDays: e.AUDIT_RETENTION_DAYS,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batchSize: e.RETENTION_BATCH_SIZE,
+    },
     http: {
       corsOrigins: parseOrigins(e.CORS_ORIGINS),
       trustProxy: e.TRUST_PROXY ?? false,
@@ -207,6 +290,9 @@ function productionProblems(e: ParsedEnvironment, server: boolean): string[] {
   }
   if (e.HEADERS_TIMEOUT_MS !== undefined && e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
     problems.push('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (e.DATABASE_READ_URLS !== undefined && e.DATABASE_URL === undefined) {
+    problems.push('DATABASE_READ_URLS: needs DATABASE_URL (replicas stream from a primary, which the embedded development server is not)');
   }
   if (e.JWT_SECRET !== undefined) {
     if (Buffer.byteLength(e.JWT_SECRET) < 32) problems.push('JWT_SECRET: must be at least 32 bytes');

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, type App } from './app';
+import { createApp, createRetentionService, type App } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
@@ -10,6 +10,7 @@ import { pendingMigrations, runPendingMigrations } from './db/migrations';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
 import { createLogger, type Logger } from './logger';
+import { RetentionScheduler } from './retention/retention.scheduler';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -42,8 +43,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     app.background.start();
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
+    const retention = new RetentionScheduler(createRetentionService({ config, dataSource }), config.retention.intervalMs, logger);
+    retention.start();
     await onStopSignal(logger);
-    await stopServing(server, app, dataSource, config, logger);
+    await stopServing(server, app, dataSource, config, logger, retention);
     // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
     cluster.worker?.disconnect();
   } catch (error) {
@@ -151,10 +154,17 @@ function onStopSignal(logger: Logger): Promise<NodeJS.Signals> {
 
 /**
  * Stop accepting, end the change streams (they would otherwise hold the shutdown until its
- * timeout), let in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an
- * embedded server.
+ * timeout), let in-flight requests (and a retention batch) finish (up to SHUTDOWN_TIMEOUT_MS),
+ * close the pool, stop an embedded server.
  */
-async function stopServing(server: http.Server, app: App, dataSource: AppDataSource, config: Config, logger: Logger): Promise<void> {
+async function stopServing(
+  server: http.Server,
+  app: App,
+  dataSource: AppDataSource,
+  config: Config,
+  logger: Logger,
+  retention: RetentionScheduler,
+): Promise<void> {
   const deadline = setTimeout(() => {
     logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
     server.closeAllConnections();
@@ -162,7 +172,7 @@ async function stopServing(server: http.Server, app: App, dataSource: AppDataSou
   deadline.unref();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   await app.background.stop().catch((error) => logger.error({ err: error }, 'error while stopping the change streams'));
-  await closed;
+  await Promise.all([closed, retention.stop()]);
   clearTimeout(deadline);
   await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
   logger.info('Stopped');

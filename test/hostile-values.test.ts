@@ -212,8 +212,12 @@ describe('a due date round trip', () => {
 describe('skip', () => {
   const skipFields = FIELDS.filter((field) => field.location === 'query' && field.name === 'skip');
 
-  it('is on the task list and the trash', () => {
-    expect(skipFields.map(describeField)).toEqual(['GET /api/v1/tasks query.skip', 'GET /api/v1/tasks/trash query.skip']);
+  it('is on the task list, the trash and the security events', () => {
+    expect(skipFields.map(describeField)).toEqual([
+      'GET /api/v1/users/me/events query.skip',
+      'GET /api/v1/tasks query.skip',
+      'GET /api/v1/tasks/trash query.skip',
+    ]);
   });
 
   it.each(skipFields.map((field) => [describeField(field), field] as const))(

@@ -155,6 +155,9 @@ describe('real responses', () => {
     validate('TaskPublic', created.body);
     await request(testApp.app).post('/api/v1/tasks').set(user.auth).send({ title: 'dated', description: 'x', due_date: '2027-01-01T00:00:00Z' });
     validate('TaskPage', (await request(testApp.app).get('/api/v1/tasks').set(user.auth)).body);
+    await request(testApp.app).delete(`/api/v1/tasks/${created.body.id}`).set(user.auth);
+    validate('TrashPage', (await request(testApp.app).get('/api/v1/tasks/trash').set(user.auth)).body);
+    validate('SecurityEventPage', (await request(testApp.app).get('/api/v1/users/me/events').set(user.auth)).body);
     validate('ErrorBody', (await request(testApp.app).get('/api/v1/tasks').set('Authorization', 'Bearer nope')).body);
     validate('ValidationErrorBody', (await request(testApp.app).post('/api/v1/tasks').set(user.auth).send({ title: '' })).body);
     validate('ReadinessStatus', (await request(testApp.app).get('/ready')).body);

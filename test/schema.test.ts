@@ -65,10 +65,12 @@ describe('the live schema matches schema.md', () => {
       column('created_at', 'timestamp with time zone', false, 'now()'),
       column('updated_at', 'timestamp with time zone', false, 'now()'),
       column('deleted_at', 'timestamp with time zone', true),
+      // The transaction that last wrote the row, for sync (0: written before sync existed).
+      column('changed_xid', 'bigint', false, '0'),
     ]);
   });
 
-  it('sessions has its columns: a hash of the refresh token, never the token', async () => {
+  it('sessions has its columns: a hash of the refresh token, never the token, and where its last write ended in the WAL', async () => {
     expect(await columnsOf('sessions')).toEqual([
       column('id', 'uuid', false, 'gen_random_uuid()'),
       column('user_id', 'uuid', false),
@@ -78,6 +80,7 @@ describe('the live schema matches schema.md', () => {
       column('revoked_reason', 'character varying', true, null, 32),
       column('created_at', 'timestamp with time zone', false, 'now()'),
       column('updated_at', 'timestamp with time zone', false, 'now()'),
+      column('last_write_lsn', 'bigint', true),
     ]);
   });
 

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import request from 'supertest';
+import { createRetentionService } from '../src/app';
 import { Database } from '../src/db/database';
 import { SyncMaintenance } from '../src/tasks/sync-maintenance.service';
 import { SyncTokenCodec, type SyncCursor } from '../src/tasks/sync-token';
@@ -249,7 +250,7 @@ describe('sync tokens', () => {
 });
 
 describe('deletions by any path', () => {
-  it('a bulk DELETE outside the API (a retention purge) shows up as deleted entries', async () => {
+  it("the retention job's purge of old trash shows up as deleted entries", async () => {
     const alice = await signUpAndLogIn(testApp.app);
     const ids = [await createTask(alice, 'old trash 1'), await createTask(alice, 'old trash 2'), await createTask(alice, 'kept')];
     for (const id of ids.slice(0, 2)) await api().delete(`/api/v1/tasks/${id}`).set(alice.auth).expect(204);
@@ -257,7 +258,13 @@ describe('deletions by any path', () => {
     const { changes, token } = await syncRound(testApp.app, alice.auth);
     mirror.apply(changes);
 
-    await testApp.dataSource.query('DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL', [alice.id]);
+    // The job as the service runs it, a day past TRASH_RETENTION_DAYS (1) with batches of one; nothing else is due.
+    const retention = { trashDays: 1, sessionDays: 0, accountDays: 0, auditDays: 0, intervalMs: 0, batchSize: 1 };
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    const report = await createRetentionService({ config: { ...testApp.config, retention }, dataSource: testApp.dataSource }, () => later).run();
+    expect(report.ran).toBe(true);
+    expect(report.deleted.trashed_tasks).toBeGreaterThanOrEqual(2);
+    expect(await testApp.dataSource.query('SELECT 1 FROM tasks WHERE id = ANY ($1)', [ids.slice(0, 2)])).toEqual([]);
     const round = await syncRound(testApp.app, alice.auth, token);
     expect(new Set(states(round.changes).map(String))).toEqual(new Set([`${ids[0]},deleted`, `${ids[1]},deleted`]));
     mirror.apply(round.changes);

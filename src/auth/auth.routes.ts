@@ -1,3 +1,4 @@
+import { requestOrigin } from '../http/request-origin';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { LoginRequest, RefreshRequest, Token } from './auth.dto';
 import type { AuthService } from './auth.service';
@@ -15,7 +16,7 @@ export function loginRoutes(auth: AuthService): AnyRoute[] {
       bodyFormats: ['form', 'json'],
       success: { status: 200, description: 'A new session', schema: Token },
       errors: [400, 429],
-      handler: ({ body, req, abandoned }) => auth.login(body.username, body.password, req.ip ?? '', abandoned),
+      handler: ({ body, req, abandoned }) => auth.login(body.username, body.password, requestOrigin(req), abandoned),
     }),
     defineRoute({
       method: 'post',
@@ -26,7 +27,7 @@ export function loginRoutes(auth: AuthService): AnyRoute[] {
       body: RefreshRequest,
       success: { status: 200, description: 'A new token pair', schema: Token },
       errors: [401],
-      handler: ({ body }) => auth.refresh(body.refresh_token),
+      handler: ({ body, req }) => auth.refresh(body.refresh_token, requestOrigin(req)),
     }),
   ];
 }
@@ -39,6 +40,6 @@ export function logoutRoute(auth: AuthService): AnyRoute {
     summary: "End the caller's session: its access and refresh tokens stop working at once",
     auth: true,
     success: { status: 204, description: 'Logged out' },
-    handler: ({ principal }) => auth.logout(principal.sessionId),
+    handler: ({ principal, req }) => auth.logout(principal.userId, principal.sessionId, requestOrigin(req)),
   });
 }

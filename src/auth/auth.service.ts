@@ -1,4 +1,6 @@
+import type { EventOrigin, SecurityEventsRepository } from '../audit/security-events.repository';
 import type { Config } from '../config';
+import type { Transactions } from '../db/database';
 import { NotAuthenticated } from '../errors';
 import type { Logger } from '../logger';
 import { normaliseEmail } from '../users/email';
@@ -14,6 +16,8 @@ export class AuthService {
   constructor(
     private readonly sessions: SessionsRepository,
     private readonly users: UsersRepository,
+    private readonly events: SecurityEventsRepository,
+    private readonly database: Transactions,
     private readonly passwords: PasswordHasher,
     private readonly tokens: TokenService,
     private readonly rateLimiter: LoginRateLimiter,
@@ -28,24 +32,41 @@ export class AuthService {
    * Order matters: the address's attempt is counted first; then the name is resolved to its account
    * (a lookup, not a password check), so that failures count per account however it was named;
    * then the failure is counted, before bcrypt runs, so no password is checked past the limit.
+   *
+   * Every attempt that reaches the password check leaves a security event: `login` with the new
+   * session, or `login_failed` (its own statement, as nothing else is written). A refusal by the
+   * rate limit (429) checks no password and leaves none, so a flood past the limit cannot flood
+   * the audit trail; the request log and /metrics count those.
    */
-  async login(identifier: string, password: string, clientIp: string, abandoned?: AbortSignal): Promise<Token> {
+  async login(identifier: string, password: string, origin: EventOrigin, abandoned?: AbortSignal): Promise<Token> {
+    const clientIp = origin.ip ?? '';
     await this.rateLimiter.admitAttempt(clientIp);
     const name = normaliseEmail(identifier);
     const user = await this.users.findLiveByLogin(name);
     const account = user ? `account:${user.id}` : `name:${name}`;
     await this.rateLimiter.admitFailure(account, clientIp);
     const valid = user ? await this.passwords.verify(password, user.hashedPassword) : await this.passwords.verifyAgainstDummy(password);
-    if (!user || !valid) throw new IncorrectCredentials();
+    if (!user || !valid) {
+      await this.events.record({ type: 'login_failed', userId: user?.id ?? null, origin, details: { reason: user ? 'wrong_password' : 'unknown_user' } });
+      throw new IncorrectCredentials();
+    }
     await this.rateLimiter.recordSuccess(account, clientIp);
-    if (!user.isActive) throw new InactiveUser();
+    if (!user.isActive) {
+      await this.events.record({ type: 'login_failed', userId: user.id, origin, details: { reason: 'inactive_user' } });
+      throw new InactiveUser();
+    }
     abandoned?.throwIfAborted();
-    return this.startSession(user.id);
+    return this.startSession(user.id, origin);
   }
 
-  async startSession(userId: string): Promise<Token> {
+  /** A new session and its `login` event, in one transaction. */
+  async startSession(userId: string, origin: EventOrigin): Promise<Token> {
     const { secret, secretHash } = newRefreshSecret();
-    const sessionId = await this.sessions.start(userId, secretHash, this.authConfig.refreshTokenTtlSeconds);
+    const sessionId = await this.database.transaction(async (tx) => {
+      const id = await tx.use(this.sessions).start(userId, secretHash, this.authConfig.refreshTokenTtlSeconds);
+      await tx.use(this.events).record({ type: 'login', userId, origin, details: { session_id: id } });
+      return id;
+    });
     return this.tokenPair(userId, sessionId, secret);
   }
 
@@ -57,20 +78,29 @@ export class AuthService {
    * 401, and nothing is written, so knowing a session id (it is in every access token) is not
    * enough to end the session.
    */
-  async refresh(token: string): Promise<Token> {
+  async refresh(token: string, origin: EventOrigin): Promise<Token> {
     const parts = parseRefreshToken(token);
     if (!parts) throw new NotAuthenticated();
     const { secret, secretHash } = newRefreshSecret();
     const userId = await this.sessions.rotate(parts.sessionId, parts.secretHash, secretHash, this.authConfig.refreshTokenTtlSeconds);
     if (userId) return this.tokenPair(userId, parts.sessionId, secret);
 
-    const replayedBy = await this.sessions.revokeIfReplayed(parts.sessionId, parts.secretHash);
+    const replayedBy = await this.database.transaction(async (tx) => {
+      const revokedFor = await tx.use(this.sessions).revokeIfReplayed(parts.sessionId, parts.secretHash);
+      if (revokedFor) await tx.use(this.events).record({ type: 'refresh_reuse', userId: revokedFor, origin, details: { session_id: parts.sessionId } });
+      return revokedFor;
+    });
     if (replayedBy) this.logger.warn({ sessionId: parts.sessionId, userId: replayedBy }, 'rotated refresh token reused: session revoked');
     throw new NotAuthenticated();
   }
 
-  async logout(sessionId: string): Promise<void> {
-    await this.sessions.revokeOne(sessionId, 'logout');
+  /** Ends the session, with its `logout` event; a session another request ended meanwhile leaves no second event. */
+  async logout(userId: string, sessionId: string, origin: EventOrigin): Promise<void> {
+    await this.database.transaction(async (tx) => {
+      if (await tx.use(this.sessions).revokeOne(sessionId, 'logout')) {
+        await tx.use(this.events).record({ type: 'logout', userId, origin, details: { session_id: sessionId } });
+      }
+    });
   }
 
   /** The caller an access token names, if the token is valid and its session, user and account still are. */

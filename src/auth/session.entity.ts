@@ -5,6 +5,7 @@ export type RevokedReason = 'logout' | 'password_changed' | 'account_deleted' | 
 
 /** One signed-in device: the refresh token's current hash and whether the session still counts. */
 @Entity({ name: 'sessions', comment: 'One row per login (device): the refresh token behind it and whether it still counts.' })
+@Index('idx_sessions_ended_at', { synchronize: false })
 export class Session {
   @PrimaryGeneratedColumn('uuid', {
     comment: 'Primary key; access tokens name it (sid) and refresh tokens start with it.',
@@ -40,9 +41,18 @@ export class Session {
   @CreateDateColumn({ name: 'created_at', comment: 'Login time.', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 
+  @Column({
+    name: 'last_write_lsn',
+    comment:
+      "With read replicas: a position in the primary's WAL, in bytes (pg_current_wal_insert_lsn() - '0/0'), read at login and after each write of the session committed; a replica serves the session's reads once it has replayed that far. NULL: none recorded.",
+    type: 'bigint',
+    nullable: true,
+  })
+  lastWriteLsn: string | null;
+
   @UpdateDateColumn({
     name: 'updated_at',
-    comment: 'Moved by update_sessions_updated_at on every UPDATE (each refresh).',
+    comment: 'Moved by update_sessions_updated_at on every UPDATE (each refresh; with read replicas, each recorded write too).',
     type: 'timestamptz',
     default: () => 'now()',
   })

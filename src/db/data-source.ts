@@ -2,19 +2,26 @@ import path from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { SecurityEvent } from '../audit/security-event.entity';
 import { RotatedRefreshToken } from '../auth/rotated-refresh-token.entity';
 import { Session } from '../auth/session.entity';
+import { MaintenanceRun } from '../retention/maintenance-run.entity';
 import { Task } from '../tasks/task.entity';
 import { User } from '../users/user.entity';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { PinoTypeOrmLogger } from './typeorm-logger';
 
-export const entities = [User, Task, Session, RotatedRefreshToken];
+export const entities = [User, Task, Session, RotatedRefreshToken, SecurityEvent, MaintenanceRun];
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
-/** A DataSource that also releases what it was opened on (an embedded server this process started). */
+/**
+ * A DataSource that also closes what was opened beside it (the read replicas' pools) and releases
+ * what it was opened on (an embedded server this process started).
+ */
 export class AppDataSource extends DataSource {
+  private readonly closers: (() => Promise<void>)[] = [];
+
   constructor(
     options: PostgresConnectionOptions,
     private readonly release: () => Promise<void> = async () => {},
@@ -22,8 +29,14 @@ export class AppDataSource extends DataSource {
     super(options);
   }
 
+  /** Runs `close` when this data source is destroyed, before its own pool closes. */
+  closeWith(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
   override async destroy(): Promise<void> {
     try {
+      await Promise.all(this.closers.splice(0).map((close) => close()));
       if (this.isInitialized) await super.destroy();
     } finally {
       await this.release();
@@ -31,7 +44,10 @@ export class AppDataSource extends DataSource {
   }
 }
 
-export function dataSourceOptions(url: string, config: Pick<Config, 'database'>, logger: Logger): PostgresConnectionOptions {
+/** The settings of the pool; the read replicas' pools take the same (src/db/database.ts). */
+export type PoolSettings = Pick<Config['database'], 'poolSize' | 'connectTimeoutMs' | 'statementTimeoutMs' | 'slowQueryMs'>;
+
+export function dataSourceOptions(url: string, config: { database: PoolSettings }, logger: Logger): PostgresConnectionOptions {
   return {
     type: 'postgres',
     url,

@@ -8,13 +8,23 @@ export interface MigrationStatus {
   applied: boolean;
 }
 
+/** How often a migrator waiting for another one's lock tries again. */
+const LOCK_RETRY_MS = 250;
+
 export class MigrationFailedError extends Error {
   constructor(
     readonly migration: string,
     readonly cause: unknown,
+    inTransaction = true,
   ) {
-    super(`migration ${migration} failed and was rolled back: ${(cause as Error)?.message ?? String(cause)}`);
+    const outcome = inTransaction ? 'failed and was rolled back' : 'failed outside a transaction (transaction = false), so what it did before failing stays';
+    super(`migration ${migration} ${outcome}: ${(cause as Error)?.message ?? String(cause)}`);
   }
+}
+
+/** False for a migration that declares `transaction = false` (e.g. CREATE INDEX CONCURRENTLY), which runs outside one. */
+function runsInTransaction(dataSource: DataSource, name: string): boolean {
+  return dataSource.migrations.find((migration) => (migration.name ?? migration.constructor.name) === name)?.transaction !== false;
 }
 
 /** Applies every pending migration, each in its own transaction. Returns the names applied. */
@@ -27,7 +37,8 @@ export async function runPendingMigrations(dataSource: DataSource): Promise<stri
       return applied.map((migration) => migration.name);
     } catch (error) {
       const stillPending = await new MigrationExecutor(dataSource).getPendingMigrations();
-      throw new MigrationFailedError(stillPending[0]?.name ?? pending[0].name, error);
+      const failed = stillPending[0]?.name ?? pending[0].name;
+      throw new MigrationFailedError(failed, error, runsInTransaction(dataSource, failed));
     }
   });
 }
@@ -38,10 +49,13 @@ export async function revertLastMigration(dataSource: DataSource): Promise<strin
     const executed = await new MigrationExecutor(dataSource).getExecutedMigrations();
     const last = executed.sort((a, b) => b.timestamp - a.timestamp)[0];
     if (!last) return undefined;
+    // TypeORM runs the up of a `transaction = false` migration outside a transaction, but with
+    // 'each' wraps every down in one, where DROP INDEX CONCURRENTLY fails: its down needs 'none'.
+    const inTransaction = runsInTransaction(dataSource, last.name);
     try {
-      await dataSource.undoLastMigration({ transaction: 'each' });
+      await dataSource.undoLastMigration({ transaction: inTransaction ? 'each' : 'none' });
     } catch (error) {
-      throw new MigrationFailedError(last.name, error);
+      throw new MigrationFailedError(last.name, error, inTransaction);
     }
     return last.name;
   });
@@ -64,12 +78,19 @@ export async function pendingMigrations(dataSource: DataSource): Promise<string[
   return dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name).filter((name) => !applied.has(name));
 }
 
-/** Two processes migrating one database at once (two replicas starting) would apply a migration twice. */
+/**
+ * Two processes migrating one database at once (two replicas starting) would apply a migration twice.
+ * The waiting one polls with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a statement
+ * blocked there holds a snapshot, and CREATE INDEX CONCURRENTLY in the other process waits for every
+ * older snapshot to go, so the two would wait for each other for good.
+ */
 async function withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
   const lockRunner = dataSource.createQueryRunner();
   await lockRunner.connect();
   try {
-    await lockRunner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    while (!(await lockRunner.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY]))[0].locked) {
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+    }
     return await work();
   } finally {
     await lockRunner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);

@@ -14,6 +14,8 @@ const MEDIA_TYPES: Record<BodyFormat, string> = { json: 'application/json', form
 export interface Principal {
   userId: string;
   sessionId: string;
+  /** With read replicas: where the session's last write ended in the WAL (its reads need a replica that far). */
+  lastWriteLsn?: string | null;
 }
 
 /** What a handler is given. It answers by returning its result (a body, or a Reply); `handle()` writes it. */

@@ -25,32 +25,45 @@ export type Class<T = unknown> = new (...args: any[]) => T;
 /** Fields the server owns; a client sending one is told so instead of "unknown field". */
 const READ_ONLY_FIELDS = new Set(['id', 'user_id', 'created_at', 'updated_at', 'deleted_at', 'hashed_password']);
 
-/** May be absent; when present it must pass the other rules (so `null` is refused). */
-export const Optional = () => ValidateIf((_object, value) => value !== undefined);
-
 const nullableProperties = new WeakMap<object, Set<string>>();
+const optionalProperties = new WeakMap<object, Set<string>>();
 
-function markNullable(target: object, property: string): void {
-  nullableProperties.set(target, new Set([...(nullableProperties.get(target) ?? []), property]));
+function mark(properties: WeakMap<object, Set<string>>, target: object, property: string): void {
+  properties.set(target, new Set([...(properties.get(target) ?? []), property]));
 }
 
-/** Whether a property of a class accepts `null` (for the OpenAPI schema). */
-export function isNullable(cls: Class, property: string): boolean {
+function isMarked(properties: WeakMap<object, Set<string>>, cls: Class, property: string): boolean {
   for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    if (nullableProperties.get(proto)?.has(property)) return true;
+    if (properties.get(proto)?.has(property)) return true;
   }
   return false;
 }
 
+/** May be absent; when present it must pass the other rules (so `null` is refused). */
+export const Optional = (): PropertyDecorator => (target, property) => {
+  mark(optionalProperties, target, String(property));
+  ValidateIf((_object, value) => value !== undefined)(target, property);
+};
+
+/** Whether a property of a class accepts `null` (for the OpenAPI schema). */
+export function isNullable(cls: Class, property: string): boolean {
+  return isMarked(nullableProperties, cls, property);
+}
+
+/** Whether a property of a class is marked @Optional (in a response: not always present, for the OpenAPI schema). */
+export function isOptional(cls: Class, property: string): boolean {
+  return isMarked(optionalProperties, cls, property);
+}
+
 /** May be absent or `null`. */
 export const OptionalOrNull = (): PropertyDecorator => (target, property) => {
-  markNullable(target, String(property));
+  mark(nullableProperties, target, String(property));
   ValidateIf((_object, value) => value !== undefined && value !== null)(target, property);
 };
 
 /** Always present, possibly `null` (response fields such as a task without a due date). */
 export const Nullable = (): PropertyDecorator => (target, property) => {
-  markNullable(target, String(property));
+  mark(nullableProperties, target, String(property));
   ValidateIf((_object, value) => value !== null)(target, property);
 };
 

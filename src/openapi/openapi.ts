@@ -4,7 +4,7 @@ const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as t
 import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
-import { isNullable, type Class } from '../http/validation';
+import { isNullable, isOptional, type Class } from '../http/validation';
 import { EARLIEST_DATE_TIME, LATEST_DATE_TIME } from '../http/validators';
 
 type Schema = Record<string, unknown>;
@@ -44,11 +44,13 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   }) as Record<string, Schema>;
 
   const responseClasses = new Set(routes.map((route) => route.success.schema).filter((schema): schema is Class => typeof schema === 'function'));
+  // A class a response nests through @Type (a page's items) is a response too: every field present, the nullable ones as such.
+  for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas)) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
   for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
   const componentSchemas: Record<string, Schema> = {};
   for (const cls of usedClasses) componentSchemas[cls.name] = finishSchema(cls, schemas[cls.name], responseClasses.has(cls));
-  // Classes a response refers to (the items of a page) are responses too: every field present, null where nullable.
+  // Classes a response refers to by $ref alone (the union of a sync page's changes) are responses too: every field present, null where nullable.
   const validatedClasses = classesByName();
   for (const cls of usedClasses) {
     for (const nested of referencedClasses(componentSchemas[cls.name])) {
@@ -91,7 +93,7 @@ function finishSchema(cls: Class, generated: Schema | undefined, isResponse: boo
     properties[name] = finished;
   }
   schema.properties = properties;
-  if (isResponse) schema.required = Object.keys(properties);
+  if (isResponse) schema.required = Object.keys(properties).filter((name) => !isOptional(cls, name));
   if (!isResponse) schema.additionalProperties = false;
   return schema;
 }
@@ -105,6 +107,14 @@ function jsonValue(value: unknown): unknown {
 function classesByName(): Map<string, Class> {
   const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<Class, unknown> };
   return new Map([...storage.validationMetadatas.keys()].map((cls) => [cls.name, cls]));
+}
+
+/** The classes `cls` holds in its properties through class-transformer's @Type, among those with a schema. */
+function nestedClasses(cls: Class, schemas: Record<string, Schema>): Class[] {
+  return Object.keys((schemas[cls.name]?.properties as Schema | undefined) ?? {}).flatMap((property) => {
+    const nested = defaultMetadataStorage.findTypeMetadata(cls, property)?.typeFunction();
+    return typeof nested === 'function' && schemas[nested.name] ? [nested as Class] : [];
+  });
 }
 
 function referencedClasses(schema: Schema): string[] {

@@ -1,11 +1,16 @@
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
+import { PageQuery } from '../http/pagination';
 import { Nullable, Optional, OptionalOrNull } from '../http/validation';
-import { IsDateTimeWithOffset, IsInt64, MaxLength, MinLength, QueryBoolean, QueryInt64, QueryInteger, Trimmed } from '../http/validators';
+import { IsDateTimeWithOffset, MaxLength, MinLength, QueryBoolean, QueryInteger, Trimmed } from '../http/validators';
 import type { VersionedTask } from './task.entity';
 import type { TaskPageResult } from './tasks.repository';
 import type { SyncChange } from './task-sync.service';
+import type { TrashPageResult } from './tasks.service';
+
+// The tasks' modules name it from here: services and repositories import nothing from src/http.
+export { PageQuery };
 
 export const SORT_KEYS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'due_date', '-due_date', 'title', '-title'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -58,21 +63,6 @@ export class TaskUpdate {
   @OptionalOrNull()
   @IsDateTimeWithOffset()
   due_date?: string | null;
-}
-
-export class PageQuery {
-  /** Any offset a 64-bit integer holds (the contract sets no maximum); past the end, the page is empty. */
-  @Optional()
-  @QueryInt64()
-  @IsInt64(0)
-  skip: bigint = 0n;
-
-  @Optional()
-  @QueryInteger()
-  @IsInt({ message: 'limit must be an integer' })
-  @Min(1)
-  @Max(100)
-  limit: number = 100;
 }
 
 export class ListTasksQuery extends PageQuery {
@@ -219,6 +209,26 @@ export class TaskChangePage {
   full_sync: boolean;
 }
 
+/** A task in the trash: a TaskPublic, and when the retention job may delete it for good. */
+export class TrashedTaskPublic extends TaskPublic {
+  /** deleted_at + TRASH_RETENTION_DAYS; null when trashed tasks are kept until deleted by hand (TRASH_RETENTION_DAYS=0). */
+  @Nullable()
+  @IsDateTimeWithOffset()
+  purge_at: string | null;
+}
+
+export class TrashPage {
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => TrashedTaskPublic)
+  data: TrashedTaskPublic[];
+
+  /** All tasks in the trash, ignoring skip and limit. */
+  @IsInt()
+  @Min(0)
+  count: number;
+}
+
 /* The one place where tasks become what the API sends. */
 
 export function toTaskPublic(task: VersionedTask): TaskPublic {
@@ -242,6 +252,10 @@ export function toTaskChange(change: SyncChange): TaskChange | TaskDeletion {
 
 export function toTaskPage({ tasks, count }: TaskPageResult): TaskPage {
   return { data: tasks.map(toTaskPublic), count };
+}
+
+export function toTrashPage({ tasks, count }: TrashPageResult): TrashPage {
+  return { data: tasks.map(({ task, purgeAt }) => ({ ...toTaskPublic(task), purge_at: purgeAt ? purgeAt.toISOString() : null })), count };
 }
 
 /** The ETag of a task: its version, as a strong tag. */

@@ -1,6 +1,7 @@
 import { IsNull, type EntityManager } from 'typeorm';
-import { selectList, statement, type Database, type Statement } from '../db/database';
+import { selectList, statement, type Database, type Reader, type Statement } from '../db/database';
 import type { ListenerIdentity, ListenerOptions, NotificationListener } from '../db/notification-listener';
+import { purgeStatements } from '../db/purge-statements';
 import type { Position, Snapshot, TakenSnapshot } from './sync-token';
 import { Task, type VersionedTask } from './task.entity';
 import { syncStatements } from './task-sync.sql';
@@ -13,6 +14,10 @@ import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from 
  * The task routes are the hot path: their statements are written by hand and prepared (see
  * Database.rows), and return Task entities with their version (VersionedTask). The cold path
  * (trashing an account's tasks) uses TypeORM's Repository API.
+ *
+ * Reads given a Reader (the caller: get, list, trash) may be answered by a read replica that has
+ * replayed the caller's last write (Database.readTarget); every other statement, including the
+ * second looks of the write paths, runs on the primary.
  *
  * Soft delete: TypeORM's find* and softDelete see live tasks only, implicitly (@DeleteDateColumn).
  * The hand-written statements say which tasks they see, with LIVE or TRASHED below, and the method
@@ -275,6 +280,27 @@ function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadRes
   return { taken, tombstonesGone: first.tombstonesGone, changes };
 }
 
+/**
+ * The trashed tasks the retention job deletes for good: those in the trash since before a time
+ * (TRASH_RETENTION_DAYS), or those of accounts deleted before a time (ACCOUNT_RETENTION_DAYS:
+ * deleting an account trashes its tasks, so these are all it has left) that the first rule does not
+ * take: trashed since its cutoff (`trashedSince`; null when the trash is kept forever). So the two
+ * rules never count one task twice. Removing an account's tasks in batches before the account
+ * keeps the account's own delete small, whatever it owned.
+ */
+export type TrashPurge = { trashedBefore: Date } | { ofAccountsDeletedBefore: Date; trashedSince: Date | null };
+
+const PURGE = {
+  trashed: purgeStatements('tasks', 'deleted_at < $1'),
+  ofDeletedAccounts: purgeStatements('tasks', 'deleted_at >= $2 AND user_id IN (SELECT id FROM users WHERE deleted_at < $1)', 2),
+};
+
+/** The rule's statements and the parameters of its condition. */
+function purgeRule(which: TrashPurge): { sql: (typeof PURGE)['trashed']; parameters: unknown[] } {
+  if ('trashedBefore' in which) return { sql: PURGE.trashed, parameters: [which.trashedBefore] };
+  return { sql: PURGE.ofDeletedAccounts, parameters: [which.ofAccountsDeletedBefore, which.trashedSince ?? '-infinity'] };
+}
+
 /** A page of tasks and the count of all that match. */
 export interface TaskPageResult {
   tasks: VersionedTask[];
@@ -284,12 +310,12 @@ export interface TaskPageResult {
 /** The tasks' custom repository (TypeORM's Repository<Task>, extended); created once, by the app. */
 export function createTasksRepository(database: Database) {
   return database.repository(Task).extend({
-    async listLive(userId: string, query: ListTasksQuery): Promise<TaskPageResult> {
-      return page(this.manager, listTasksSql(userId, query));
+    async listLive(userId: string, query: ListTasksQuery, reader: Reader): Promise<TaskPageResult> {
+      return page(this.manager, listTasksSql(userId, query), reader);
     },
 
-    async listTrashed(userId: string, query: PageQuery): Promise<TaskPageResult> {
-      return page(this.manager, trashSql(userId, query));
+    async listTrashed(userId: string, query: PageQuery, reader: Reader): Promise<TaskPageResult> {
+      return page(this.manager, trashSql(userId, query), reader);
     },
 
     async add(userId: string, task: TaskCreate): Promise<VersionedTask> {
@@ -297,8 +323,8 @@ export function createTasksRepository(database: Database) {
       return created as VersionedTask;
     },
 
-    async findLive(userId: string, id: string): Promise<VersionedTask | undefined> {
-      const [task] = await database.rows(this.manager, TASK_SQL.findLive, [id, userId], Task);
+    async findLive(userId: string, id: string, reader: Reader): Promise<VersionedTask | undefined> {
+      const [task] = await database.rows(this.manager, TASK_SQL.findLive, [id, userId], Task, database.readTarget(this.manager, reader));
       return task as VersionedTask | undefined;
     },
 
@@ -451,12 +477,30 @@ export function createTasksRepository(database: Database) {
     async trashAllOf(userId: string): Promise<void> {
       await this.softDelete({ userId, deletedAt: IsNull() });
     },
+
+    /**
+     * Retention: deletes for good up to `limit` trashed tasks of `which` kind; returns how many went.
+     * The one way the retention job deletes tasks (the live-task counter is unaffected: trashed tasks
+     * are not counted).
+     */
+    async purgeTrashed(which: TrashPurge, limit: number): Promise<number> {
+      const { sql, parameters } = purgeRule(which);
+      return (await database.rows(this.manager, sql.purge, [...parameters, limit])).length;
+    },
+
+    async countTrashed(which: TrashPurge): Promise<number> {
+      const { sql, parameters } = purgeRule(which);
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, sql.count, parameters);
+      return count;
+    },
   });
 
-  async function page(manager: EntityManager, { page, count }: { page: Sql; count: Sql }): Promise<TaskPageResult> {
+  /** The page and its count, from the same database. */
+  async function page(manager: EntityManager, { page, count }: { page: Sql; count: Sql }, reader: Reader): Promise<TaskPageResult> {
+    const target = database.readTarget(manager, reader);
     const [tasks, [{ count: total }]] = await Promise.all([
-      database.rows(manager, statement(page.text), page.values, Task),
-      database.rows<{ count: number }>(manager, statement(count.text), count.values),
+      database.rows(manager, statement(page.text), page.values, Task, target),
+      database.rows<{ count: number }>(manager, statement(count.text), count.values, undefined, target),
     ]);
     return { tasks: tasks as VersionedTask[], count: total };
   }

@@ -20,6 +20,8 @@ import {
   toTaskChange,
   toTaskPage,
   toTaskPublic,
+  toTrashPage,
+  TrashPage,
 } from './tasks.dto';
 import { InvalidSyncToken } from './tasks.errors';
 import type { TasksService } from './tasks.service';
@@ -70,7 +72,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       query: ListTasksQuery,
       ifNoneMatch: 'body',
       success: { status: 200, description: 'A page of tasks and the count of all that match', schema: TaskPage, headers: LIST_ETAG_HEADER },
-      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal.userId, query)),
+      handler: async ({ principal, query }) => toTaskPage(await tasks.list(principal, query)),
     }),
     defineRoute({
       method: 'post',
@@ -81,7 +83,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       body: TaskCreate,
       success: { status: 201, description: 'The new task', schema: TaskPublic, headers: { Location: 'The URL of the new task', ...ETAG_HEADER } },
       handler: async ({ principal, body }) => {
-        const task = await tasks.create(principal.userId, body);
+        const task = await tasks.create(principal, body);
         return new Reply({ body: toTaskPublic(task), headers: { Location: `/api/v1/tasks/${task.id}`, ETag: etagOf(task) } });
       },
     }),
@@ -89,12 +91,12 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       method: 'get',
       path: '/api/v1/tasks/trash',
       tag: 'tasks',
-      summary: "The caller's soft-deleted tasks, most recently deleted first",
+      summary: "The caller's soft-deleted tasks, most recently deleted first, each with the time it is deleted for good (purge_at)",
       auth: true,
       query: PageQuery,
       ifNoneMatch: 'body',
-      success: { status: 200, description: 'A page of deleted tasks', schema: TaskPage, headers: LIST_ETAG_HEADER },
-      handler: async ({ principal, query }) => toTaskPage(await tasks.trash(principal.userId, query)),
+      success: { status: 200, description: 'A page of deleted tasks', schema: TrashPage, headers: LIST_ETAG_HEADER },
+      handler: async ({ principal, query }) => toTrashPage(await tasks.trash(principal, query)),
     }),
     defineRoute({
       method: 'get',
@@ -151,7 +153,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       ifNoneMatch: 'handler',
       success: { status: 200, description: 'The task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params }) => withEtag(await tasks.get(principal.userId, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.get(principal, params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -163,7 +165,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       body: TaskUpdate,
       success: { status: 200, description: 'The updated task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.update(principal, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'put',
@@ -175,7 +177,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       body: TaskCreate,
       success: { status: 200, description: 'The replaced task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404, 412],
-      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal.userId, params.id, body, parseIfMatch(req.get('If-Match')))),
+      handler: async ({ principal, params, body, req }) => withEtag(await tasks.replace(principal, params.id, body, parseIfMatch(req.get('If-Match')))),
     }),
     defineRoute({
       method: 'delete',
@@ -186,7 +188,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       params: TaskIdParams,
       success: { status: 204, description: 'In the trash' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.softDelete(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.softDelete(principal, params.id, parseIfMatch(req.get('If-Match'))),
     }),
     defineRoute({
       method: 'post',
@@ -197,7 +199,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       params: TaskIdParams,
       success: { status: 200, description: 'The restored task', schema: TaskPublic, headers: ETAG_HEADER },
       errors: [404],
-      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal.userId, params.id)),
+      handler: async ({ principal, params }) => withEtag(await tasks.restore(principal, params.id)),
     }),
     defineRoute({
       method: 'delete',
@@ -208,7 +210,7 @@ export function taskRoutes(tasks: TasksService, sync: TaskSyncService, streams: 
       params: TaskIdParams,
       success: { status: 204, description: 'Deleted for good' },
       errors: [404, 412],
-      handler: ({ principal, params, req }) => tasks.deletePermanently(principal.userId, params.id, parseIfMatch(req.get('If-Match'))),
+      handler: ({ principal, params, req }) => tasks.deletePermanently(principal, params.id, parseIfMatch(req.get('If-Match'))),
     }),
   ];
 }

@@ -1,16 +1,21 @@
 import { isUniqueViolation } from '../db/unique-violations';
 import type { Database } from '../db/database';
+import { purgeStatements } from '../db/purge-statements';
 import { User } from './user.entity';
 import { EmailTaken, UsernameTaken } from './users.errors';
 
 /*
  * All SQL of the users. None of it is on a hot path (authentication reads the user's ids with the
- * session, in sessions.repository.ts), so all of it is TypeORM's Repository API and query builder.
+ * session, in sessions.repository.ts), so it is TypeORM's Repository API and query builder, except
+ * the retention job's batched deletes, which lock with SKIP LOCKED (db/purge-statements.ts).
  *
  * Soft delete: TypeORM's find*, query builder selects and softDelete see live users only,
  * implicitly (@DeleteDateColumn); `update` would match a soft-deleted user too, so it is only
  * called with the id of the authenticated (live) caller.
  */
+
+/** Retention: accounts soft-deleted before $1. Deleting one cascades to whatever it still has (sessions, events, its counter). */
+const DELETED_BEFORE = purgeStatements('users', 'deleted_at < $1');
 
 /** The unique indexes of users, and what a client is told when a write hits one. */
 function translateUniqueViolation(error: unknown): never {
@@ -54,6 +59,16 @@ export function createUsersRepository(database: Database) {
 
     async softDeleteAccount(id: string): Promise<void> {
       await this.softDelete({ id });
+    },
+
+    /** Retention: deletes for good up to `limit` accounts soft-deleted before `cutoff`; returns how many went. */
+    async purgeDeletedBefore(cutoff: Date, limit: number): Promise<number> {
+      return (await database.rows(this.manager, DELETED_BEFORE.purge, [cutoff, limit])).length;
+    },
+
+    async countDeletedBefore(cutoff: Date): Promise<number> {
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, DELETED_BEFORE.count, [cutoff]);
+      return count;
     },
   });
 }

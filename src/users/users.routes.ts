@@ -1,3 +1,4 @@
+import { requestOrigin } from '../http/request-origin';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { Message, SignupRequest, toUserPublic, UpdateMeRequest, UpdatePasswordRequest, UserPublic } from './users.dto';
 import type { UsersService } from './users.service';
@@ -13,7 +14,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       body: SignupRequest,
       success: { status: 201, description: 'The new user', schema: UserPublic },
       errors: [409],
-      handler: async ({ body, abandoned }) => toUserPublic(await users.signup(body, abandoned)),
+      handler: async ({ body, req, abandoned }) => toUserPublic(await users.signup(body, requestOrigin(req), abandoned)),
     }),
     defineRoute({
       method: 'get',
@@ -42,7 +43,7 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       summary: 'Delete the account: the user and their tasks are soft-deleted, every session revoked',
       auth: true,
       success: { status: 204, description: 'Deleted' },
-      handler: ({ principal }) => users.deleteMe(principal.userId),
+      handler: ({ principal, req }) => users.deleteMe(principal.userId, requestOrigin(req)),
     }),
     defineRoute({
       method: 'patch',
@@ -53,8 +54,8 @@ export function userRoutes(users: UsersService): AnyRoute[] {
       body: UpdatePasswordRequest,
       success: { status: 200, description: 'Password changed', schema: Message },
       errors: [400],
-      handler: async ({ principal, body, abandoned }) => {
-        await users.changePassword(principal.userId, principal.sessionId, body, abandoned);
+      handler: async ({ principal, body, req, abandoned }) => {
+        await users.changePassword(principal.userId, principal.sessionId, body, requestOrigin(req), abandoned);
         return { message: 'Password updated successfully' };
       },
     }),

@@ -1,3 +1,4 @@
+import type { EventOrigin, SecurityEventsRepository } from '../audit/security-events.repository';
 import type { SessionsRepository } from '../auth/sessions.repository';
 import type { PasswordHasher } from '../auth/passwords';
 import type { Transactions } from '../db/database';
@@ -14,6 +15,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly tasks: TasksRepository,
     private readonly sessions: SessionsRepository,
+    private readonly events: SecurityEventsRepository,
     private readonly database: Transactions,
     private readonly passwords: PasswordHasher,
   ) {}
@@ -21,13 +23,17 @@ export class UsersService {
   /**
    * The email is stored normalised (see normaliseEmail), so look-alike spellings of a taken email
    * meet the unique index; the repository answers a taken email or username with EmailTaken or
-   * UsernameTaken.
+   * UsernameTaken. The user and its `signup` event are one transaction.
    */
-  async signup(request: SignupRequest, abandoned?: AbortSignal): Promise<User> {
+  async signup(request: SignupRequest, origin: EventOrigin, abandoned?: AbortSignal): Promise<User> {
     const hashedPassword = await this.passwords.hash(request.password);
     // Hashing is the slow part: if the request was answered (timed out) meanwhile, write nothing.
     abandoned?.throwIfAborted();
-    return this.users.register({ email: normaliseEmail(request.email), username: request.username, hashedPassword });
+    return this.database.transaction(async (tx) => {
+      const user = await tx.use(this.users).register({ email: normaliseEmail(request.email), username: request.username, hashedPassword });
+      await tx.use(this.events).record({ type: 'signup', userId: user.id, origin });
+      return user;
+    });
   }
 
   /** The authenticated caller. Gone since the request was authenticated (deleted meanwhile): not authenticated. */
@@ -45,8 +51,11 @@ export class UsersService {
     return this.current(userId);
   }
 
-  /** Changes the password and signs out every other session of the user, in one transaction. */
-  async changePassword(userId: string, sessionId: string, request: UpdatePasswordRequest, abandoned?: AbortSignal): Promise<void> {
+  /**
+   * Changes the password and signs out every other session of the user, in one transaction with
+   * its events: `password_changed`, and `sessions_revoked` with the count when there were others.
+   */
+  async changePassword(userId: string, sessionId: string, request: UpdatePasswordRequest, origin: EventOrigin, abandoned?: AbortSignal): Promise<void> {
     const user = await this.current(userId);
     if (!(await this.passwords.verify(request.current_password, user.hashedPassword))) throw new IncorrectPassword();
     if (request.new_password === request.current_password) throw new SamePassword();
@@ -54,16 +63,22 @@ export class UsersService {
     abandoned?.throwIfAborted();
     await this.database.transaction(async (tx) => {
       await tx.use(this.users).setPasswordHash(userId, hashedPassword);
-      await tx.use(this.sessions).revokeAllOf(userId, 'password_changed', { except: sessionId });
+      const revoked = await tx.use(this.sessions).revokeAllOf(userId, 'password_changed', { except: sessionId });
+      await tx.use(this.events).record({ type: 'password_changed', userId, origin, details: { session_id: sessionId } });
+      if (revoked > 0) await tx.use(this.events).record({ type: 'sessions_revoked', userId, origin, details: { count: revoked, reason: 'password_changed' } });
     });
   }
 
-  /** Soft-deletes the user and their live tasks and revokes every session, all or nothing. */
-  async deleteMe(userId: string): Promise<void> {
+  /**
+   * Soft-deletes the user and their live tasks and revokes every session, with an `account_deleted`
+   * event, all or nothing. The retention job deletes it all for good ACCOUNT_RETENTION_DAYS later.
+   */
+  async deleteMe(userId: string, origin: EventOrigin): Promise<void> {
     await this.database.transaction(async (tx) => {
       await tx.use(this.users).softDeleteAccount(userId);
       await tx.use(this.tasks).trashAllOf(userId);
-      await tx.use(this.sessions).revokeAllOf(userId, 'account_deleted');
+      const revoked = await tx.use(this.sessions).revokeAllOf(userId, 'account_deleted');
+      await tx.use(this.events).record({ type: 'account_deleted', userId, origin, details: { sessions_revoked: revoked } });
     });
   }
 }

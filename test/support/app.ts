@@ -15,10 +15,20 @@ export interface TestApp {
 /** Fast bcrypt and a known secret, so tests can forge tokens; anything else as in development. */
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** The real app on its own freshly migrated database; `env` overrides configuration as environment variables would. */
+/** Set for a run behind PgBouncer (.ci/pgbouncer.sh): the app needs it to work there. */
+const RUN_SETTINGS = ['DB_PREPARED_STATEMENTS'];
+
+/**
+ * The real app on its own freshly migrated database (reached through PgBouncer when
+ * TEST_PGBOUNCER_URL is set); `env` overrides configuration as environment variables would.
+ */
 export async function createTestApp(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestApp> {
-  const config = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...env });
-  const { database, dataSource, close } = await createMigratedDatabase(config, logger);
+  const runSettings = Object.fromEntries(RUN_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])));
+  const loaded = loadConfig({ NODE_ENV: 'test', BCRYPT_ROUNDS: '4', JWT_SECRET: TEST_JWT_SECRET, ...runSettings, ...env });
+  const { database, dataSource, close } = await createMigratedDatabase(loaded, logger, { pooled: true });
+  // Behind PgBouncer the change streams listen on a connection straight to PostgreSQL, as a deployment must (DATABASE_LISTEN_URL).
+  const listenUrl = loaded.database.listenUrl ?? (process.env.TEST_PGBOUNCER_URL ? database.url : undefined);
+  const config = { ...loaded, database: { ...loaded.database, listenUrl } };
   const app = createApp({ config, dataSource, logger });
   return {
     app,

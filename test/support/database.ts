@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import pino from 'pino';
-import type { Config } from '../../src/config';
-import { AppDataSource, dataSourceOptions } from '../../src/db/data-source';
+import { AppDataSource, dataSourceOptions, type PoolSettings } from '../../src/db/data-source';
 import type { Logger } from '../../src/logger';
 import { runPendingMigrations } from '../../src/db/migrations';
 
@@ -26,6 +25,20 @@ export function urlForDatabase(name: string): string {
   return url.toString();
 }
 
+/**
+ * The URL of a test database as the app reaches it: through the PgBouncer TEST_PGBOUNCER_URL names
+ * (transaction pooling; .ci/pgbouncer.sh starts one), or directly. Creating databases and migrating
+ * always go directly: the migration runner holds a session advisory lock, which transaction pooling
+ * would leave on a server connection other clients then get.
+ */
+export function pooledUrlForDatabase(name: string): string {
+  const pooler = process.env.TEST_PGBOUNCER_URL;
+  if (!pooler) return urlForDatabase(name);
+  const url = new URL(pooler);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** A new, empty database on the test server, for one test file. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `test_${crypto.randomBytes(6).toString('hex')}`;
@@ -39,19 +52,29 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 const TEST_POOL = { poolSize: 10, connectTimeoutMs: 5000, statementTimeoutMs: 0, slowQueryMs: 200 };
 
-export function testDataSource(url: string, config: Pick<Config, 'database'> = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
+export function testDataSource(url: string, config: { database: PoolSettings } = { database: TEST_POOL }, logger: Logger = silentLogger): AppDataSource {
   return new AppDataSource(dataSourceOptions(url, config, logger));
 }
 
-/** A fresh database with every migration applied, and an open DataSource on it (configured as `config` says, if given). */
+/**
+ * A fresh database with every migration applied, and an open DataSource on it (configured as
+ * `config` says, if given): for the app, `{ pooled: true }`, through PgBouncer where the run has one.
+ */
 export async function createMigratedDatabase(
-  config?: Pick<Config, 'database'>,
+  config?: { database: PoolSettings },
   logger?: Logger,
+  { pooled = false } = {},
 ): Promise<{ database: TestDatabase; dataSource: AppDataSource; close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const dataSource = testDataSource(database.url, config, logger);
+  let dataSource = testDataSource(database.url, config, logger);
   await dataSource.initialize();
   await runPendingMigrations(dataSource);
+  const appUrl = pooled ? pooledUrlForDatabase(database.name) : database.url;
+  if (appUrl !== database.url) {
+    await dataSource.destroy();
+    dataSource = testDataSource(appUrl, config, logger);
+    await dataSource.initialize();
+  }
   return {
     database,
     dataSource,

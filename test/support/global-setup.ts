@@ -18,6 +18,9 @@ export default async function globalSetup(): Promise<void> {
   // no test rewrites dist/ while another one runs it.
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.resolve(__dirname, '..', '..'), stdio: 'inherit' });
 
+  if (process.env.TEST_PGBOUNCER_URL && !process.env.TEST_DATABASE_URL) {
+    throw new Error('TEST_PGBOUNCER_URL needs TEST_DATABASE_URL: the server that PgBouncer is in front of, for creating and migrating databases');
+  }
   if (process.env.TEST_DATABASE_URL) {
     process.env.TEST_ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL;
   } else {
@@ -30,7 +33,12 @@ export default async function globalSetup(): Promise<void> {
   const client = new Client({ connectionString: process.env.TEST_ADMIN_DATABASE_URL });
   await client.connect();
   const [{ server_version: version }] = (await client.query('SHOW server_version')).rows;
+  const [{ server_version_num: versionNum }] = (await client.query('SHOW server_version_num')).rows;
   await client.end();
+  // Test files decide at load time what this server allows (e.g. whether a pg_dump for it exists).
+  process.env.TEST_SERVER_VERSION = version;
+  process.env.TEST_SERVER_VERSION_NUM = versionNum;
   const source = process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : 'embedded';
-  process.stdout.write(`\nTests run against PostgreSQL ${version} (${source})\n`);
+  const pooler = process.env.TEST_PGBOUNCER_URL ? ', the app through PgBouncer (TEST_PGBOUNCER_URL)' : '';
+  process.stdout.write(`\nTests run against PostgreSQL ${version} (${source})${pooler}\n`);
 }

@@ -9,9 +9,13 @@ export const AFTER_THE_BUILD = {
   'migration:revert': ['node', 'dist/src/db/migrate-cli.js', 'revert'],
   'migration:show': ['node', 'dist/src/db/migrate-cli.js', 'show'],
   'db:stop': ['node', 'dist/src/db/embedded-stop-cli.js'],
+  'db:backup': ['node', 'dist/src/db/backup-cli.js'],
+  'db:restore': ['node', 'dist/src/db/restore-cli.js'],
   'docs:schema': ['node', 'dist/src/db/schema-docs-cli.js'],
   seed: ['node', 'dist/seeds/run.js'],
+  purge: ['node', 'dist/src/retention/purge-cli.js'],
   bench: ['node', 'dist/bench/run.js'],
+  'bench:backup': ['node', 'dist/bench/backup-drill.js'],
 } as const;
 
 export const BUILD = 'npm run build --silent';

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import express from 'express';
 import fc from 'fast-check';
-import { ConfigError, loadConfig, type Config } from '../../src/config';
+import path from 'node:path';
+import { ConfigError, loadConfig, projectRoot, type Config } from '../../src/config';
 
 const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://todo@db/todo' };
 const strongSecret = 'Zx8pQ2mV7rT4nK9wB3cH6jL1sD5fG0aY';
@@ -56,6 +57,16 @@ describe('the configuration', () => {
     });
   });
 
+  it('keeps backups in backups/ of the project, the newest 14, with pg_dump found on its own; BACKUP_KEEP is a whole number', () => {
+    expect(loadConfig({}).backup).toEqual({ dir: path.join(projectRoot, 'backups'), keep: 14, pgBinDir: undefined });
+    expect(loadConfig({ BACKUP_DIR: 'elsewhere', BACKUP_KEEP: '0', PG_BIN_DIR: '/usr/lib/postgresql/18/bin' }).backup).toEqual({
+      dir: path.resolve('elsewhere'),
+      keep: 0,
+      pgBinDir: '/usr/lib/postgresql/18/bin',
+    });
+    for (const keep of ['-1', '2.5', 'all']) expect(configError({ BACKUP_KEEP: keep })).toContain('BACKUP_KEEP');
+  });
+
   it('reads token lifetimes in seconds or with a unit', () => {
     expect(loadConfig({ ACCESS_TOKEN_TTL: '300', REFRESH_TOKEN_TTL: '30d' }).auth).toMatchObject({
       accessTokenTtlSeconds: 300,
@@ -75,6 +86,21 @@ describe('the configuration', () => {
     expect(configError({ DB_STATEMENT_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000' })).toContain(
       'DB_STATEMENT_TIMEOUT_MS: must be shorter than REQUEST_TIMEOUT_MS',
     );
+  });
+
+  it('has the documented retention defaults, takes 0 as "keep forever" and names any bad retention variable', () => {
+    expect(loadConfig({}).retention).toEqual({ trashDays: 30, sessionDays: 30, accountDays: 30, auditDays: 90, intervalMs: 3_600_000, batchSize: 1000 });
+    expect(loadConfig({ TRASH_RETENTION_DAYS: '0', RETENTION_INTERVAL_MS: '0' }).retention).toMatchObject({ trashDays: 0, intervalMs: 0 });
+    const bad = {
+      TRASH_RETENTION_DAYS: '-1',
+      SESSION_RETENTION_DAYS: '1.5',
+      ACCOUNT_RETENTION_DAYS: '36501',
+      AUDIT_RETENTION_DAYS: 'ninety',
+      RETENTION_INTERVAL_MS: '2147483648',
+      RETENTION_BATCH_SIZE: '0',
+    };
+    const message = configError(bad);
+    for (const name of Object.keys(bad)) expect(message).toContain(`${name}:`);
   });
 
   it('treats an empty variable as unset and reads CORS origins as a list', () => {
@@ -177,5 +203,63 @@ describe('HEADERS_TIMEOUT_MS', () => {
       { numRuns: 300 },
     );
     expect(configError({ HEADERS_TIMEOUT_MS: '40000' })).toContain('HEADERS_TIMEOUT_MS: must not be longer than REQUEST_TIMEOUT_MS');
+  });
+});
+
+describe('DATABASE_READ_URLS and DATABASE_READ_MAX_LAG_MS', () => {
+  const primary = { DATABASE_URL: 'postgres://todo:primary-secret@db/todo' };
+
+  it('default to no replicas and a maximum lag of 5 s', () => {
+    expect(loadConfig({}).database).toMatchObject({ readUrls: [], readMaxLagMs: 5000 });
+  });
+
+  it('read a comma-separated list of postgres URLs, spaces around the commas allowed', () => {
+    const config = loadConfig({
+      ...primary,
+      DATABASE_READ_URLS: 'postgres://todo:pw@replica-a:5432/todo, postgresql://todo:pw@replica-b/todo',
+      DATABASE_READ_MAX_LAG_MS: '1500',
+    });
+    expect(config.database).toMatchObject({ readUrls: ['postgres://todo:pw@replica-a:5432/todo', 'postgresql://todo:pw@replica-b/todo'], readMaxLagMs: 1500 });
+  });
+
+  it('refuse an entry that is not a postgres URL by its position, never echoing a password (generated passwords)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9]{8,24}$/),
+        fc.constantFrom('mysql://u:%s@h/db', 'postgres://u:%s@', '%s', 'postgres://u:%s@h/db,,'),
+        (password, shape) => {
+          const bad = shape.replace('%s', password);
+          const message = configError({ ...primary, DATABASE_READ_URLS: `postgres://u:${password}@good/db,${bad}` });
+          expect(message).toMatch(/DATABASE_READ_URLS: entry [23] must be a postgres:\/\/ or postgresql:\/\/ URL/);
+          expect(message).not.toContain(password);
+        },
+      ),
+    );
+  });
+
+  it('need DATABASE_URL: replicas stream from a primary, which the embedded development server is not', () => {
+    expect(configError({ DATABASE_READ_URLS: 'postgres://todo@replica/todo' })).toContain('DATABASE_READ_URLS: needs DATABASE_URL');
+  });
+
+  it('refuse a negative or fractional maximum lag, naming it', () => {
+    expect(configError({ DATABASE_READ_MAX_LAG_MS: '-1' })).toContain('DATABASE_READ_MAX_LAG_MS');
+    expect(configError({ DATABASE_READ_MAX_LAG_MS: '1.5' })).toContain('DATABASE_READ_MAX_LAG_MS');
+  });
+});
+
+describe('DATABASE_LISTEN_URL', () => {
+  it('defaults to none (the change streams listen where DATABASE_URL goes) and is read as given', () => {
+    expect(loadConfig({}).database.listenUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_LISTEN_URL: 'postgres://todo:pw@db:5432/todo' }).database.listenUrl).toBe('postgres://todo:pw@db:5432/todo');
+  });
+
+  it('refuses what is not a postgres URL, naming the variable and never echoing it (generated passwords)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9]{8,24}$/), fc.constantFrom('mysql://u:%s@h/db', 'postgres://u:%s@', '%s'), (password, shape) => {
+        const message = configError({ DATABASE_LISTEN_URL: shape.replace('%s', password) });
+        expect(message).toContain('DATABASE_LISTEN_URL: must be a postgres:// or postgresql:// URL');
+        expect(message).not.toContain(password);
+      }),
+    );
   });
 });

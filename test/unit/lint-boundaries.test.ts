@@ -10,7 +10,7 @@ import path from 'node:path';
  */
 
 const projectRoot = path.resolve(__dirname, '..', '..');
-const FEATURES = ['auth', 'users', 'tasks', 'health', 'openapi', 'observability'];
+const FEATURES = ['auth', 'users', 'tasks', 'audit', 'retention', 'health', 'openapi', 'observability'];
 const IMPORTS_RULE = '@typescript-eslint/no-restricted-imports';
 const SYNTAX_RULE = 'no-restricted-syntax';
 
