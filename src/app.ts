@@ -113,7 +113,7 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   const routes: AnyRoute[] = [
     ...healthRoutes(new HealthService(database)),
     ...metrics.routes(),
-    ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
+    ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version, license: packageJson.license }))),
     ...loginRoutes(auth),
     // It answers the current user (UserPublic), so the users' routes define it; its place is among the login routes.
     testTokenRoute(users),

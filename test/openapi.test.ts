@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createTestApp, type TestApp } from './support/app';
+import { listRoutes, routeName } from './support/routes';
 import { signUpAndLogIn } from './support/users';
 
 let testApp: TestApp;
@@ -56,7 +57,26 @@ describe('GET /api/v1/openapi.json', () => {
     });
     expect(document.components.securitySchemes.BearerToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(document.paths['/api/v1/tasks'].get.security).toEqual([{ OAuth2PasswordBearer: [] }, { BearerToken: [] }]);
-    expect(document.paths['/api/v1/users/signup'].post.security).toBeUndefined();
+    expect(document.paths['/api/v1/users/signup'].post.security).toEqual([]);
+  });
+
+  it('says of every operation whether it needs credentials: the bearer schemes, or an explicit `security: []` (the route table, whole)', () => {
+    for (const route of listRoutes()) {
+      const operation = document.paths[route.path.replace(/:(\w+)/g, '{$1}')][route.method];
+      const expected = route.auth ? [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }] : [];
+      expect({ route: routeName(route), security: operation.security }).toEqual({ route: routeName(route), security: expected });
+    }
+  });
+
+  it('names its server (relative: wherever it is served from) and its license', () => {
+    expect(document.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(document.info.license).toEqual({ name: 'MIT', identifier: 'MIT' });
+  });
+
+  it('has no component that nothing refers to: query and path classes are written out as parameters', () => {
+    const text = JSON.stringify(document.paths) + JSON.stringify(document.components.schemas);
+    const unused = Object.keys(document.components.schemas).filter((name) => !text.includes(`"#/components/schemas/${name}"`));
+    expect(unused).toEqual([]);
   });
 
   it('takes its schemas from the validation classes', () => {

@@ -52,6 +52,7 @@ describe('clients/typescript', () => {
       fs.writeFileSync(path.join(dir, 'openapi.json'), served.text);
       execFileSync(process.execPath, [OPENAPI_TYPESCRIPT, ...generateArguments(path.join(dir, 'openapi.json'), path.join(dir, 'schema.d.ts'))], {
         stdio: 'pipe',
+        cwd: projectRoot,
       });
       expect(fs.readFileSync(path.join(dir, 'schema.d.ts'), 'utf8')).toBe(fs.readFileSync(SCHEMA_TYPES, 'utf8'));
     } finally {

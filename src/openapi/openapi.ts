@@ -31,7 +31,7 @@ const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-ur
  * the same classes that validate requests (via class-validator-jsonschema), so the document cannot
  * say something the validation does not do.
  */
-export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; version: string }): Schema {
+export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; version: string; license: string }): Schema {
   const schemas = validationMetadatasToSchemas({
     refPointerPrefix: '#/components/schemas/',
     classTransformerMetadataStorage: defaultMetadataStorage,
@@ -47,9 +47,13 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   // A class a response nests through @Type (a page's items) is a response too: every field present, the nullable ones as such.
   for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas)) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
-  for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
+  for (const route of routes) if (route.body) usedClasses.add(route.body);
   const componentSchemas: Record<string, Schema> = {};
   for (const cls of usedClasses) componentSchemas[cls.name] = finishSchema(cls, schemas[cls.name], responseClasses.has(cls));
+  // Query and path classes become parameters, written out in each operation: as components nothing would refer to them.
+  const parameterSchemas: Record<string, Schema> = {};
+  for (const route of routes)
+    for (const cls of [route.query, route.params]) if (cls) parameterSchemas[cls.name] ??= finishSchema(cls, schemas[cls.name], false);
   // Classes a response refers to by $ref alone (the union of a sync page's changes) are responses too: every field present, null where nullable.
   const validatedClasses = classesByName();
   for (const cls of usedClasses) {
@@ -58,18 +62,26 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
       componentSchemas[nested] ??= nestedClass && responseClasses.has(cls) ? finishSchema(nestedClass, schemas[nested], true) : schemas[nested];
     }
   }
+  for (const schema of Object.values(parameterSchemas)) for (const nested of referencedClasses(schema)) componentSchemas[nested] ??= schemas[nested];
   Object.assign(componentSchemas, ERROR_SCHEMAS);
 
   const paths: Record<string, Record<string, Schema>> = {};
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
     paths[path] ??= {};
-    paths[path][route.method] = operation(route, componentSchemas);
+    paths[path][route.method] = operation(route, { ...componentSchemas, ...parameterSchemas });
   }
 
   return {
     openapi: '3.1.0',
-    info: { ...info, description: 'Todo service: the HTTP contract of the FastAPI + SQLModel design, on Express, TypeORM and PostgreSQL.' },
+    info: {
+      title: info.title,
+      version: info.version,
+      description: 'Todo service: the HTTP contract of the FastAPI + SQLModel design, on Express, TypeORM and PostgreSQL.',
+      license: { name: info.license, identifier: info.license },
+    },
+    // Relative: the server that serves this document (clients such as Swagger UI resolve paths against it).
+    servers: [{ url: '/', description: 'The service that serves this document' }],
     paths,
     components: {
       schemas: componentSchemas,
@@ -165,7 +177,8 @@ function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
       content: Object.fromEntries(formats.map((format) => [MEDIA_TYPES[format], { schema: { $ref: `#/components/schemas/${route.body!.name}` } }])),
     };
   }
-  if (route.auth) operationSpec.security = [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }];
+  // Public operations say so (`[]`: no credentials), rather than leave a reader to guess.
+  operationSpec.security = route.auth ? [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }] : [];
   operationSpec.responses = responses(route);
   return operationSpec;
 }

@@ -528,41 +528,6 @@ export interface components {
             current_password: string;
             new_password: string;
         };
-        PageQuery: {
-            /**
-             * Format: int64
-             * @default 0
-             */
-            skip?: number;
-            /** @default 100 */
-            limit?: number;
-        };
-        ListTasksQuery: {
-            completed?: boolean;
-            /**
-             * Format: date-time
-             * @description From 0001-01-01T00:00:00.000000Z to 9999-12-31T23:59:59.999999Z (UTC)
-             */
-            due_before?: string;
-            /**
-             * Format: date-time
-             * @description From 0001-01-01T00:00:00.000000Z to 9999-12-31T23:59:59.999999Z (UTC)
-             */
-            due_after?: string;
-            q?: string;
-            /**
-             * @default -created_at
-             * @enum {string}
-             */
-            sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "due_date" | "-due_date" | "title" | "-title";
-            /**
-             * Format: int64
-             * @default 0
-             */
-            skip?: number;
-            /** @default 100 */
-            limit?: number;
-        };
         TaskCreate: {
             title: string;
             /** @default null */
@@ -575,20 +540,6 @@ export interface components {
              * @default null
              */
             due_date?: string | null;
-        };
-        SyncQuery: {
-            /** @description The sync_token of the previous response; absent or `*` for a full sync. */
-            sync_token?: string;
-            /** @default 500 */
-            limit?: number;
-        };
-        StreamQuery: {
-            /** @description Start after this sync token (a Last-Event-ID header takes precedence); absent: from now on. */
-            sync_token?: string;
-        };
-        TaskIdParams: {
-            /** Format: uuid */
-            id: string;
         };
         TaskUpdate: {
             title?: string;
