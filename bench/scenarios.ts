@@ -5,7 +5,7 @@ export const LOAD_SCENARIO_KEYS = ['get', 'list', 'list-filtered', 'list-search'
 export type LoadScenarioKey = (typeof LOAD_SCENARIO_KEYS)[number];
 
 /** Everything `--scenarios` can pick: the load scenarios, then the measurements of the services alone. */
-export const PART_KEYS = [...LOAD_SCENARIO_KEYS, 'scaling', 'login'] as const;
+export const PART_KEYS = [...LOAD_SCENARIO_KEYS, 'scaling', 'sync', 'login'] as const;
 export type PartKey = (typeof PART_KEYS)[number];
 
 export type ScenarioKind = 'read' | 'write' | 'mix';
