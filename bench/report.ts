@@ -35,6 +35,8 @@ export interface ServiceResult {
   label: string;
   revision: Revision;
   scaling?: Array<{ tasks: number } & Latencies>;
+  /** An incremental sync of a few changes at each user size; undefined when not measured or the service has no sync. */
+  syncScaling?: Array<{ tasks: number } & Latencies>;
   login?: LoginResult;
   rssMb: number;
 }
@@ -159,6 +161,7 @@ function markdown(report: BenchReport, summary: ScenarioSummary[]): string {
     ...scenarioTable(summary),
     ...newAgainstOld(summary),
     ...scaling(report.services),
+    ...syncScaling(report.services),
     ...login(report.services),
     ...memory(report.services),
     ...targets(report.services[0], summary),
@@ -261,6 +264,25 @@ function scaling(services: ServiceResult[]): string[] {
   ];
 }
 
+function syncScaling(services: ServiceResult[]): string[] {
+  const measured = services.filter((service) => service.syncScaling);
+  if (!measured.length) return [];
+  const rows = measured[0].syncScaling!.flatMap(({ tasks }, row) =>
+    measured.map(({ label, syncScaling: figures }, index) => {
+      const { rps, p50, p99 } = figures![row];
+      return `| ${index === 0 ? tasks.toLocaleString('en') : ''} | ${label} | ${fixed(rps, 0)} | ${fixed(p50, 3)} | ${fixed(p99, 3)} |`;
+    }),
+  );
+  return [
+    '',
+    '## Sync: an incremental sync returning 5 changes, one request after another on one connection',
+    '',
+    '| tasks of the user | server | req/s | p50 ms | p99 ms |',
+    '|---:|---|---:|---:|---:|',
+    ...rows,
+  ];
+}
+
 function login(services: ServiceResult[]): string[] {
   if (!services.some((service) => service.login)) return [];
   const measurements: Array<[keyof LoginResult, string, number]> = [
@@ -317,6 +339,10 @@ function targets(subject: ServiceResult, summary: ScenarioSummary[]): string[] {
   if (subject.scaling) {
     const [small, , large] = subject.scaling;
     check(large.p50 <= 3 * small.p50, `list at 100,000 tasks: p50 ${fixed(large.p50 / small.p50)} × its p50 at 1,000 (target ≤ 3)`);
+  }
+  if (subject.syncScaling) {
+    const [small, , large] = subject.syncScaling;
+    check(large.p50 <= 2 * small.p50, `incremental sync at 100,000 tasks: p50 ${fixed(large.p50 / small.p50)} × its p50 at 1,000 (target ≤ 2)`);
   }
   if (subject.login) {
     const { flooded, quiet } = subject.login;

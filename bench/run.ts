@@ -21,6 +21,7 @@ import { seedBulk } from '../seeds/seed';
 import { buildRef, workingTreeRevision, type Build } from './builds';
 import { Cleanup } from './cleanup';
 import { measure, sequentialLatencies } from './load';
+import { measureSyncScaling, SYNC_CHANGES, type SyncScaling } from './sync-scaling';
 import { BenchError, UsageError } from './errors';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { BASELINE, writeReport, type LoginResult, type ScenarioResult, type ServiceResult } from './report';
@@ -207,11 +208,18 @@ async function measureAll(options: BenchOptions, data: BenchData, { services, ba
   }
 
   let scaling: Array<ServiceResult['scaling']> = [];
-  if (options.parts.has('scaling')) {
-    log('scaling: the default list page for users with 1,000, 10,000 and 100,000 tasks (1 connection)');
+  let syncScaling: Array<SyncScaling | undefined> = [];
+  if (options.parts.has('scaling') || options.parts.has('sync')) {
     const users: Array<{ tasks: number; token: string }> = [];
     for (const user of data.scalingUsers) users.push({ tasks: user.tasks, token: await token(user.username) });
-    scaling = await eachService(services, (service) => measureScaling(service.port, users, options.durationSeconds));
+    if (options.parts.has('scaling')) {
+      log('scaling: the default list page for users with 1,000, 10,000 and 100,000 tasks (1 connection)');
+      scaling = await eachService(services, (service) => measureScaling(service.port, users, options.durationSeconds));
+    }
+    if (options.parts.has('sync')) {
+      log(`sync: an incremental sync of ${SYNC_CHANGES} changes for users with 1,000, 10,000 and 100,000 tasks (1 connection)`);
+      syncScaling = await eachService(services, (service) => measureSyncScaling(service.port, users, options.durationSeconds));
+    }
   }
   let login: LoginResult[] = [];
   if (options.parts.has('login')) {
@@ -223,6 +231,7 @@ async function measureAll(options: BenchOptions, data: BenchData, { services, ba
   const serviceResults = services.map((service, index) => ({
     label: service.label,
     scaling: scaling[index],
+    syncScaling: syncScaling[index],
     login: login[index],
     rssMb: peakRssMb(service.pid),
   }));

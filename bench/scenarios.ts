@@ -8,7 +8,7 @@ export type LoadScenarioKey = (typeof LOAD_SCENARIO_KEYS)[number];
 export const WORKERS_SCENARIO_KEYS: readonly LoadScenarioKey[] = ['get', 'list'];
 
 /** Everything `--scenarios` can pick: the load scenarios, then the measurements of the services alone. */
-export const PART_KEYS = [...LOAD_SCENARIO_KEYS, 'workers', 'scaling', 'login'] as const;
+export const PART_KEYS = [...LOAD_SCENARIO_KEYS, 'workers', 'scaling', 'sync', 'login'] as const;
 export type PartKey = (typeof PART_KEYS)[number];
 
 export type ScenarioKind = 'read' | 'write' | 'mix';

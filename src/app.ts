@@ -1,5 +1,6 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
+import { Gauge } from 'prom-client';
 import { auditRoutes } from './audit/audit.routes';
 import { AuditService } from './audit/audit.service';
 import { createSecurityEventsRepository } from './audit/security-events.repository';
@@ -31,6 +32,10 @@ import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
 import { createMaintenanceRunsRepository } from './retention/maintenance-runs.repository';
 import { RetentionService } from './retention/retention.service';
+import { DEFAULT_MAINTENANCE, SyncMaintenance } from './tasks/sync-maintenance.service';
+import { SyncTokenCodec } from './tasks/sync-token';
+import { TaskStreamsService } from './tasks/task-streams.service';
+import { TaskSyncService } from './tasks/task-sync.service';
 import { createTasksRepository } from './tasks/tasks.repository';
 import { taskRoutes } from './tasks/tasks.routes';
 import { TasksService } from './tasks/tasks.service';
@@ -43,6 +48,22 @@ export interface AppDependencies {
   dataSource: AppDataSource;
   logger: Logger;
 }
+
+/**
+ * What runs besides requests: the change streams (and their listening connection) and the sync
+ * upkeep. `start()` when serving; `stop()` before closing the HTTP server, so that open streams
+ * end at once rather than hold the shutdown up.
+ */
+export interface BackgroundWork {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** The Express app, and its background work. */
+export type App = Express & { background: BackgroundWork };
+
+/** Change streams send what they catch up on this many changes at a time. */
+const STREAM_PAGE_SIZE = 500;
 
 /** The contract's limit; larger bodies are refused with 413 before they are read to the end. */
 const BODY_LIMIT = '100kb';
@@ -57,9 +78,10 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   auth: AuthService;
   metrics: Metrics;
   databaseStats: DatabaseStats;
+  background: BackgroundWork;
 } {
-  const { readUrls, readMaxLagMs, preparedStatements } = config.database;
-  const database = new Database(dataSource, { preparedStatements, replicas: { readUrls, readMaxLagMs, logger } });
+  const { readUrls, readMaxLagMs, preparedStatements, listenUrl } = config.database;
+  const database = new Database(dataSource, { preparedStatements, replicas: { readUrls, readMaxLagMs, logger }, listenUrl });
   const sessionsRepository = createSessionsRepository(database);
   const usersRepository = createUsersRepository(database);
   const tasksRepository = createTasksRepository(database);
@@ -76,30 +98,56 @@ export function routeTable({ config, dataSource, logger }: AppDependencies): {
   const users = new UsersService(usersRepository, tasksRepository, sessionsRepository, eventsRepository, database, passwords);
   // With read replicas, each task write records where it ended, for the caller's reads (read-your-writes).
   const tasks = new TasksService(tasksRepository, config.retention.trashDays, database.hasReplicas ? sessionsRepository : undefined);
+  const sync = new TaskSyncService(tasksRepository, new SyncTokenCodec(config.auth.jwtSecret), config.sync.tombstoneRetentionDays);
+  const sessionIsLive = async (owner: { userId: string; sessionId: string }) =>
+    (await sessionsRepository.findOwner(owner.sessionId, owner.userId)) !== undefined;
+  const streams = new TaskStreamsService(
+    tasksRepository,
+    sync,
+    sessionIsLive,
+    { maxPerUser: config.sync.streamMaxPerUser, heartbeatMs: config.sync.streamHeartbeatMs, pageSize: STREAM_PAGE_SIZE },
+    logger,
+  );
+  const maintenance = new SyncMaintenance(tasksRepository, { ...DEFAULT_MAINTENANCE, retentionDays: config.sync.tombstoneRetentionDays }, logger);
   const metrics = new Metrics(() => database.poolStats(), config.database.poolSize);
   if (database.hasReplicas) registerReplicaMetrics(metrics.registry, database, readMaxLagMs);
   const databaseStats = new DatabaseStats(new DatabaseStatsRepository(database), metrics.registry, logger, config.databaseStatsIntervalMs);
   const slowQueries = new SlowQueries(metrics.registry);
   database.onSlowQuery(() => slowQueries.count());
+  new Gauge({
+    name: 'task_streams_open',
+    help: 'Change streams (GET /api/v1/tasks/stream) open in this process',
+    registers: [metrics.registry],
+    collect() {
+      this.set(streams.openCount);
+    },
+  });
   let document: object | undefined;
   const routes: AnyRoute[] = [
     ...healthRoutes(new HealthService(database)),
     ...metrics.routes(),
-    ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version }))),
+    ...docsRoutes(() => (document ??= buildOpenApiDocument(routes, { title: 'Todo service', version: packageJson.version, license: packageJson.license }))),
     ...loginRoutes(auth),
     // It answers the current user (UserPublic), so the users' routes define it; its place is among the login routes.
     testTokenRoute(users),
     logoutRoute(auth),
     ...userRoutes(users),
     ...auditRoutes(new AuditService(eventsRepository)),
-    ...taskRoutes(tasks),
+    ...taskRoutes(tasks, sync, streams),
   ];
-  return { routes, auth, metrics, databaseStats };
+  const background: BackgroundWork = {
+    start: () => maintenance.start(),
+    stop: async () => {
+      maintenance.stop();
+      await streams.stop();
+    },
+  };
+  return { routes, auth, metrics, databaseStats, background };
 }
 
 /** The Express app, and the work that runs beside it on a timer (the server starts and stops it). */
 export interface ComposedApp {
-  app: Express;
+  app: App;
   databaseStats: DatabaseStats;
 }
 
@@ -116,7 +164,7 @@ export function createRetentionService({ config, dataSource }: Pick<AppDependenc
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
-export function createApp(dependencies: AppDependencies): Express {
+export function createApp(dependencies: AppDependencies): App {
   return composeApp(dependencies).app;
 }
 
@@ -128,7 +176,7 @@ export function composeApp(dependencies: AppDependencies): ComposedApp {
   app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
 
-  const { routes, auth, metrics, databaseStats } = routeTable(dependencies);
+  const { routes, auth, metrics, databaseStats, background } = routeTable(dependencies);
   const handleError = errorHandler(logger);
   app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs, handleError));
   app.use(securityHeaders());
@@ -142,5 +190,5 @@ export function composeApp(dependencies: AppDependencies): ComposedApp {
 
   app.use(unknownRoute);
   app.use(handleError);
-  return { app, databaseStats };
+  return { app: Object.assign(app, { background }), databaseStats };
 }

@@ -86,6 +86,7 @@ const environmentSchema = z.object({
     .optional(),
   DATABASE_READ_URLS: readUrls.optional(),
   DATABASE_READ_MAX_LAG_MS: integer(0).default(5000),
+  DATABASE_LISTEN_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
   EMBEDDED_DATABASE_DIR: z
     .string()
     .min(1)
@@ -114,6 +115,9 @@ const environmentSchema = z.object({
   DB_STATS_INTERVAL_MS: integer(0)
     .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (off) or at least 1000: the statistics are read from the catalog at most this often')
     .default(30000),
+  SYNC_TOMBSTONE_RETENTION_DAYS: integer(1, 3650).default(30),
+  STREAM_MAX_PER_USER: integer(1, 1000).default(5),
+  STREAM_HEARTBEAT_MS: integer(100, 3_600_000).default(15_000),
   BACKUP_DIR: z.string().min(1).default(path.join(projectRoot, 'backups')),
   BACKUP_KEEP: integer(0, 100_000).default(14),
   PG_BIN_DIR: z.string().min(1).optional(),
@@ -151,6 +155,11 @@ export interface Config {
     readUrls: string[];
     /** A replica further behind the primary than this is not read from. */
     readMaxLagMs: number;
+    /**
+     * Where the change streams' listening connection goes, when not where DATABASE_URL does: the
+     * primary itself when DATABASE_URL is a transaction pooler (PgBouncer), which cannot hold a LISTEN.
+     */
+    listenUrl: string | undefined;
   };
   /** How often one process of the fleet reads the database's statistics for /metrics; 0 for never. */
   databaseStatsIntervalMs: number;
@@ -175,6 +184,14 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     loginRateLimit: number;
     loginRateLimitPerIp: number;
+  };
+  sync: {
+    /** How long tombstones of deleted tasks are kept, and so how long a sync token lasts. */
+    tombstoneRetentionDays: number;
+    /** Open change streams per user, across every process. */
+    streamMaxPerUser: number;
+    /** A stream's heartbeat comment, session re-check and catch-up read, this often. */
+    streamHeartbeatMs: number;
   };
   /** npm run db:backup / db:restore. */
   backup: {
@@ -233,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       preparedStatements: e.DB_PREPARED_STATEMENTS,
       readUrls: e.DATABASE_READ_URLS ?? [],
       readMaxLagMs: e.DATABASE_READ_MAX_LAG_MS,
+      listenUrl: e.DATABASE_LISTEN_URL,
     },
     databaseStatsIntervalMs: e.DB_STATS_INTERVAL_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -250,6 +268,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { server = true
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       loginRateLimit: e.LOGIN_RATE_LIMIT,
       loginRateLimitPerIp: e.LOGIN_RATE_LIMIT_PER_IP,
+    },
+    sync: {
+      tombstoneRetentionDays: e.SYNC_TOMBSTONE_RETENTION_DAYS,
+      streamMaxPerUser: e.STREAM_MAX_PER_USER,
+      streamHeartbeatMs: e.STREAM_HEARTBEAT_MS,
     },
     backup: {
       dir: path.resolve(e.BACKUP_DIR),

@@ -3,7 +3,7 @@
  * HTTP error handler (src/http/error-handler.ts) maps each kind to a status, headers and the
  * contract's `{"detail": message}` body. Nothing here knows about HTTP.
  */
-export type DomainErrorKind = 'bad_request' | 'unauthenticated' | 'not_found' | 'conflict' | 'precondition_failed' | 'rate_limited' | 'unavailable';
+export type DomainErrorKind = 'bad_request' | 'unauthenticated' | 'not_found' | 'gone' | 'conflict' | 'precondition_failed' | 'rate_limited' | 'unavailable';
 
 export interface DomainErrorOptions {
   /** For `rate_limited` and `unavailable`: when trying again makes sense. */
@@ -42,6 +42,13 @@ export class NotAuthenticated extends DomainError {
 export class NotFound extends DomainError {
   constructor(message: string) {
     super('not_found', message);
+  }
+}
+
+/** What the request names existed once and is no longer kept (an expired sync token, say). */
+export class Gone extends DomainError {
+  constructor(message: string) {
+    super('gone', message);
   }
 }
 

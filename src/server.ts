@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { composeApp, createRetentionService } from './app';
+import { composeApp, createRetentionService, type App } from './app';
 import { loadConfig, type Config } from './config';
 import { describeDatabaseError } from './db/connection-errors';
 import { AppDataSource, createDataSource, dataSourceOptions, resolveDatabase } from './db/data-source';
@@ -43,13 +43,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     const server = createHttpServer(app, config, logger);
     await listen(server, config);
     databaseStats.start();
+    app.background.start();
     const { address, port } = server.address() as AddressInfo;
     logger.info(`Listening on http://${address === '0.0.0.0' ? 'localhost' : address}:${port}${cluster.isWorker ? ` (worker ${cluster.worker!.id})` : ''}`);
     const retention = new RetentionScheduler(createRetentionService({ config, dataSource }), config.retention.intervalMs, logger);
     retention.start();
     await onStopSignal(logger);
     await databaseStats.stop();
-    await stopServing(server, dataSource, config, logger, retention);
+    await stopServing(server, app, dataSource, config, logger, retention);
     // A worker's channel to its supervisor would keep it alive; closing it lets the process end.
     cluster.worker?.disconnect();
   } catch (error) {
@@ -167,14 +168,27 @@ function onStopSignal(logger: Logger): Promise<NodeJS.Signals> {
   });
 }
 
-/** Stop accepting, let in-flight requests (and a retention batch) finish (up to SHUTDOWN_TIMEOUT_MS), close the pool, stop an embedded server. */
-async function stopServing(server: http.Server, dataSource: AppDataSource, config: Config, logger: Logger, retention: RetentionScheduler): Promise<void> {
+/**
+ * Stop accepting, end the change streams (they would otherwise hold the shutdown until its
+ * timeout), let in-flight requests (and a retention batch) finish (up to SHUTDOWN_TIMEOUT_MS),
+ * close the pool, stop an embedded server.
+ */
+async function stopServing(
+  server: http.Server,
+  app: App,
+  dataSource: AppDataSource,
+  config: Config,
+  logger: Logger,
+  retention: RetentionScheduler,
+): Promise<void> {
   const deadline = setTimeout(() => {
     logger.warn(`Requests still open after ${config.shutdownTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS): closing them`);
     server.closeAllConnections();
   }, config.shutdownTimeoutMs);
   deadline.unref();
-  await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), retention.stop()]);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await app.background.stop().catch((error) => logger.error({ err: error }, 'error while stopping the change streams'));
+  await Promise.all([closed, retention.stop()]);
   clearTimeout(deadline);
   await dataSource.destroy().catch((error) => logger.error({ err: error }, 'error while closing the database'));
   logger.info('Stopped');

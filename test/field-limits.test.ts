@@ -28,6 +28,7 @@ const CONTRACT: Record<string, Limits> = {
   'ListTasksQuery.limit': { min: 1n, max: 100n },
   'PageQuery.skip': { min: 0n, max: INT64_MAX },
   'PageQuery.limit': { min: 1n, max: 100n },
+  'SyncQuery.limit': { min: 1n, max: 1000n },
   // The contract says 255 (the column's size), but no address of 255 characters is valid: RFC 5321
   // allows 254, and so does the email check. 255 is refused as not an address.
   'SignupRequest.email': { max: 254n },
@@ -156,6 +157,7 @@ describe('field limits', () => {
         'PATCH /api/v1/users/me/password body.new_password',
         'POST /api/v1/login/access-token body.password',
         'GET /api/v1/tasks/trash query.skip',
+        'GET /api/v1/tasks/sync query.limit',
       ]),
     );
   });

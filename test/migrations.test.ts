@@ -42,7 +42,10 @@ describe('migrations', () => {
       'scheduled_jobs',
       'security_events',
       'sessions',
+      'task_streams',
+      'task_tombstones',
       'tasks',
+      'tombstone_purges',
       'user_task_counts',
       'users',
     ]);

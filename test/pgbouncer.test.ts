@@ -1,6 +1,10 @@
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
+import { createHttpServer } from '../src/http/http-server';
 import { createTestApp, type TestApp } from './support/app';
+import { silentLogger } from './support/database';
+import { openEventStream } from './support/event-stream';
 import { signUp, signUpAndLogIn } from './support/users';
 
 /**
@@ -32,6 +36,34 @@ jest.setTimeout(60_000);
     expect(migrations).toBeGreaterThan(0);
     const { auth } = await signUpAndLogIn(testApp.app);
     expect((await request(testApp.app).post('/api/v1/tasks').set(auth).send({ title: 'pooled' })).status).toBe(201);
+  });
+
+  it('streams changes: the listening connection goes straight to PostgreSQL (DATABASE_LISTEN_URL), the rest through PgBouncer', async () => {
+    testApp = await createTestApp();
+    expect(new URL(testApp.config.database.listenUrl!).port).not.toBe(new URL(pooler!).port);
+    const server = createHttpServer(testApp.app, testApp.config, silentLogger);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const caller = await signUpAndLogIn(testApp.app);
+      const stream = await openEventStream(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/tasks/stream`, caller.auth);
+      try {
+        await stream.next((event) => event.event === 'ready');
+        const created = await request(testApp.app).post('/api/v1/tasks').set(caller.auth).send({ title: 'heard through PgBouncer' });
+        expect(created.status).toBe(201);
+        const change = await stream.next((event) => event.event === 'message');
+        expect(change.data).toEqual({ id: created.body.id, state: 'live' });
+        const listeners = await testApp.dataSource.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'todo-service (listen)' AND datname = current_database()",
+        );
+        expect(listeners).toHaveLength(1);
+      } finally {
+        stream.close();
+      }
+    } finally {
+      await testApp.app.background.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('breaks simultaneous requests when statements are prepared by name: each transaction may get another server connection', async () => {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Client, Pool } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../src/app';
+import { createApp, type App } from '../src/app';
 import { SESSION_SQL } from '../src/auth/sessions.repository';
 import { loadConfig, type Config } from '../src/config';
 import { AppDataSource, dataSourceOptions } from '../src/db/data-source';
@@ -13,7 +13,7 @@ import { runPendingMigrations } from '../src/db/migrations';
 import { TASK_SQL } from '../src/tasks/tasks.repository';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from './support/app';
 import { waitFor } from './support/processes';
-import { listRoutes, routeName } from './support/routes';
+import { listRoutes, readingStreamsBriefly, routeName } from './support/routes';
 import { StreamingReplica, whyNoStreamingReplica } from './support/streaming-replica';
 import { bearer, logIn, signUp, signUpAndLogIn } from './support/users';
 
@@ -104,7 +104,7 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
   let replica: StreamingReplica;
   let dataSource: AppDataSource;
   let config: Config;
-  let app: Express;
+  let app: App;
   let replicaUrl: string;
   const logLines: string[] = [];
   const logger = pino(
@@ -177,6 +177,8 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
   });
 
   afterAll(async () => {
+    // The stream the route walk opens started the app's listening connection.
+    await app?.background.stop();
     await dataSource?.destroy();
     await replica?.stop();
   });
@@ -263,6 +265,13 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
         expect((await request(app).get('/api/v1/tasks/trash').set(other.auth)).body.count).toBe(0);
       });
       expect(replicaReads).toEqual({ primary: 0, 'replica-1': 5 });
+
+      // Sync reads the primary whoever asks: a sync token is a snapshot of the primary's transactions, which a standby's cannot stand for.
+      const { sync_token } = (await request(app).get('/api/v1/tasks/sync').set(other.auth).expect(200)).body;
+      const synced = await createTask(app, other.auth, 'synced before the standby has it');
+      expect(await standbyHasTask(synced)).toBe(false);
+      const changes = await request(app).get('/api/v1/tasks/sync').query({ sync_token }).set(other.auth).expect(200);
+      expect(changes.body.data).toEqual([expect.objectContaining({ id: synced, state: 'live' })]);
       expect(await replicaReadiness(app)).toMatchObject({ name: 'replica-1', status: 'ok' });
 
       // Once the standby has applied the caller's writes, the caller's reads go to it too.
@@ -405,10 +414,10 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
       const user = await signUp(app);
       exercised.add('POST /api/v1/users/signup');
       const send = async (method: 'get' | 'post' | 'patch' | 'put' | 'delete', path: string, route: string, body?: object, auth?: Auth) => {
-        let pending = request(app)[method](path);
+        const spec = listRoutes().find((candidate) => routeName(candidate) === `${method.toUpperCase()} ${route}`)!;
+        let pending = readingStreamsBriefly(spec, request(app)[method](path));
         if (auth) pending = pending.set(auth);
         const response = body ? await pending.send(body) : await pending;
-        const spec = listRoutes().find((candidate) => routeName(candidate) === `${method.toUpperCase()} ${route}`)!;
         expect({ route, status: response.status }).toEqual({ route, status: spec.success.status });
         exercised.add(`${method.toUpperCase()} ${route}`);
         return response;
@@ -422,6 +431,8 @@ describeWithReplica(`with a streaming replica${noReplica ? ` (skipped: ${noRepli
       for (const [method, path, route, body] of [
         ['get', '/api/v1/tasks', '/api/v1/tasks'],
         ['get', `/api/v1/tasks/${id}`, '/api/v1/tasks/:id'],
+        ['get', '/api/v1/tasks/sync', '/api/v1/tasks/sync'],
+        ['get', '/api/v1/tasks/stream', '/api/v1/tasks/stream'],
         ['patch', `/api/v1/tasks/${id}`, '/api/v1/tasks/:id', { title: 'patched' }],
         ['put', `/api/v1/tasks/${id}`, '/api/v1/tasks/:id', { title: 'replaced' }],
         ['delete', `/api/v1/tasks/${id}`, '/api/v1/tasks/:id'],

@@ -65,6 +65,8 @@ describe('the live schema matches schema.md', () => {
       column('created_at', 'timestamp with time zone', false, 'now()'),
       column('updated_at', 'timestamp with time zone', false, 'now()'),
       column('deleted_at', 'timestamp with time zone', true),
+      // The transaction that last wrote the row, for sync (0: written before sync existed).
+      column('changed_xid', 'bigint', false, '0'),
     ]);
   });
 

@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import { Client, Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { getMetadataArgsStorage, type EntityManager, type EntityTarget, type ObjectLiteral, type Repository } from 'typeorm';
 import type { Logger } from '../logger';
 import { describeDatabaseError, isDatabaseUnavailable } from './connection-errors';
 import type { AppDataSource } from './data-source';
 import { pendingMigrations } from './migrations';
+import { NotificationListener, type ListenerOptions, type NotificationHandlers } from './notification-listener';
 import { chooseReplica, ReplicaHealth, walPosition, WalHistory, type ReplicaStatus } from './replicas';
 import { PinoTypeOrmLogger, type SlowQueryListener } from './typeorm-logger';
 
@@ -95,6 +96,8 @@ export interface DatabaseOptions {
   /** DB_PREPARED_STATEMENTS: false runs every statement unnamed, on the primary and the replicas alike (see queryConfig). */
   preparedStatements?: boolean;
   replicas?: ReplicaOptions;
+  /** DATABASE_LISTEN_URL: the listening connection's server, when not the pool's. */
+  listenUrl?: string;
 }
 
 /**
@@ -255,13 +258,15 @@ export class Database implements Transactions {
   private readonly preparedStatements: boolean;
   /** Undefined without DATABASE_READ_URLS: then every replica branch below is skipped at no cost. */
   private readonly replicas: ReadReplicas | undefined;
+  private readonly listenUrl: string | undefined;
 
   constructor(
     private readonly dataSource: AppDataSource,
-    { preparedStatements = true, replicas: replicaOptions }: DatabaseOptions = {},
+    { preparedStatements = true, replicas: replicaOptions, listenUrl }: DatabaseOptions = {},
   ) {
     this.slowQueryMs = dataSource.options.maxQueryExecutionTime;
     this.preparedStatements = preparedStatements;
+    this.listenUrl = listenUrl;
     if (replicaOptions?.readUrls.length) {
       const { applicationName, extra } = dataSource.options as { applicationName?: string; extra?: PoolConfig };
       const replicas = new ReadReplicas(replicaOptions, { ...extra, application_name: applicationName }, () => this.driverPool(), preparedStatements);
@@ -357,6 +362,21 @@ export class Database implements Transactions {
     const logger = this.dataSource.logger;
     if (!(logger instanceof PinoTypeOrmLogger)) throw new Error('Slow statements are reported only by the data source dataSourceOptions() configures');
     logger.onSlowQuery(listener);
+  }
+
+  /**
+   * A connection of its own (not from the pool, with the pool's settings) that LISTENs on
+   * `channels` and reconnects when it breaks; not connected until its start().
+   */
+  listen(channels: string[], handlers: NotificationHandlers, options: ListenerOptions): NotificationListener {
+    const connect = async () => {
+      // A connection string wins over the pool's other settings in pg: DATABASE_LISTEN_URL replaces only where it goes.
+      const server = this.listenUrl === undefined ? {} : { connectionString: this.listenUrl };
+      const client = new Client({ ...this.pool().options, ...server, application_name: 'todo-service (listen)' });
+      await client.connect();
+      return client;
+    };
+    return new NotificationListener(connect, channels, handlers, options);
   }
 
   /** Each read replica's state and lag, for /ready and /metrics; undefined without replicas. */

@@ -40,6 +40,7 @@ const STATUS_OF: Record<DomainErrorKind, number> = {
   bad_request: 400,
   unauthenticated: 401,
   not_found: 404,
+  gone: 410,
   conflict: 409,
   precondition_failed: 412,
   rate_limited: 429,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { noneMatchHits, parseIfNoneMatch, weakEtagOf } from './preconditions';
 
 export type ReplyHeaders = Record<string, string>;
 
@@ -29,13 +30,30 @@ export class Reply {
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
+ * A GET that may be answered 304: with `etag: 'body'` the ETag is a weak one made of the body
+ * written; with `'handler'`, the ETag header the handler set.
+ */
+export interface Revalidation {
+  etag: 'body' | 'handler';
+  /** The request's If-None-Match header, as sent. */
+  ifNoneMatch: string | undefined;
+}
+
+/**
  * Writes a response. Every response of the routes goes out here: handlers' results, the error
  * handler's answers and the request timeout's 503. Written directly rather than through res.json:
  * Express's send() also checks freshness and content types that never apply to these responses,
  * on the hottest path of the service. Once a response has gone out (the request timed out while
  * its handler ran) nothing more can be said to the client, so a later one is dropped.
  */
-export function writeResponse(res: ServerResponse, status: number, body?: unknown, headers?: ReplyHeaders, contentType?: string): void {
+export function writeResponse(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers?: ReplyHeaders,
+  contentType?: string,
+  revalidation?: Revalidation,
+): void {
   if (res.headersSent) return;
   res.statusCode = status;
   if (headers) for (const name in headers) res.setHeader(name, headers[name]);
@@ -44,7 +62,87 @@ export function writeResponse(res: ServerResponse, status: number, body?: unknow
     return;
   }
   const text = contentType === undefined ? JSON.stringify(body) : String(body);
+  if (revalidation && notModified(res, text, revalidation)) {
+    // 304: the ETag (and the other headers) without the body or anything describing it.
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
   res.setHeader('Content-Type', contentType ?? JSON_CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
+}
+
+/** Sets a body's weak ETag if asked to, and says whether If-None-Match matches the ETag. */
+function notModified(res: ServerResponse, text: string, { etag, ifNoneMatch }: Revalidation): boolean {
+  if (etag === 'body') res.setHeader('ETag', weakEtagOf(text));
+  if (ifNoneMatch === undefined) return false;
+  const current = res.getHeader('ETag');
+  const condition = parseIfNoneMatch(ifNoneMatch);
+  return typeof current === 'string' && condition !== undefined && noneMatchHits(condition, current);
+}
+
+/** One Server-Sent Event: `data` is sent as JSON on one line. */
+export interface ServerSentEvent {
+  event?: string;
+  id?: string;
+  data: unknown;
+}
+
+/** What a streaming route's handler returns: the response opens as `text/event-stream` and `start` writes it from then on. */
+export class EventStream {
+  constructor(readonly start: (writer: EventStreamWriter) => void) {}
+}
+
+/** Writes Server-Sent Events to one open response. */
+export class EventStreamWriter {
+  constructor(private readonly res: ServerResponse) {}
+
+  /** False once the stream has ended, or the client has gone. */
+  get open(): boolean {
+    return !this.res.writableEnded && !this.res.closed;
+  }
+
+  /** Bytes written and not yet taken by the client: what a slow reader leaves in memory. */
+  get bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  send({ event, id, data }: ServerSentEvent): void {
+    if (!this.open) return;
+    this.res.write(`${event ? `event: ${event}\n` : ''}${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** A comment line, which clients ignore: a heartbeat that keeps proxies from closing an idle connection. */
+  comment(text: string): void {
+    if (this.open) this.res.write(`: ${text}\n\n`);
+  }
+
+  end(): void {
+    if (this.open) this.res.end();
+  }
+
+  /** Runs when the response is over: ended here, or the client went away (maybe before the stream started). */
+  onClose(listener: () => void): void {
+    if (this.res.closed) queueMicrotask(listener);
+    else this.res.once('close', listener);
+  }
+}
+
+/**
+ * Opens an event stream on a response: 200, not cached nor buffered by proxies, headers sent at
+ * once. The connection closes with the stream (a client reconnects on a new one anyway), so a
+ * server shutting down has no idle connection left behind once it ends its streams.
+ */
+export function startEventStream(res: ServerResponse, stream: EventStream): void {
+  if (!res.closed) {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      Connection: 'close',
+    });
+    res.flushHeaders();
+  }
+  stream.start(new EventStreamWriter(res));
 }

@@ -1,7 +1,7 @@
 import type { Express, Request, RequestHandler } from 'express';
 import { Abandonment } from './abandonment';
 import { HttpError } from './errors';
-import { Reply, writeResponse } from './reply';
+import { EventStream, Reply, startEventStream, writeResponse } from './reply';
 import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -61,6 +61,15 @@ export interface RouteSpec<A extends boolean = boolean, B = unknown, Q = unknown
   errors?: number[];
   /** False for routes that never touch the database, so they can never answer 503. */
   database?: false;
+  /**
+   * A GET answered 304 when If-None-Match matches its ETag: `'handler'`, the ETag the handler sets;
+   * `'body'`, a weak ETag the writer makes of the body.
+   */
+  ifNoneMatch?: 'handler' | 'body';
+  /** The handler returns an EventStream, which stays open: the request deadline stops once it starts. */
+  streaming?: true;
+  /** Request headers the route reads, by name, with what they mean (for the OpenAPI document). */
+  requestHeaders?: Record<string, string>;
   /** Returns the body (sent as JSON with `success.status`; undefined for none), or a Reply. */
   handler(context: RouteContext<B, Q, P> & Authenticated<A>): Promise<unknown> | unknown;
 }
@@ -134,8 +143,18 @@ function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
         return abandonment.signal;
       },
     });
-    if (result instanceof Reply) writeResponse(res, result.status ?? route.success.status, result.body, result.headers, result.contentType);
-    else writeResponse(res, route.success.status, result);
+    if (result instanceof EventStream) {
+      if (!route.streaming) throw new Error(`${route.method.toUpperCase()} ${route.path} returned an event stream but does not declare streaming`);
+      // The answer has started and is meant to last: the request lifecycle's deadline no longer applies.
+      (res.locals.clearDeadline as (() => void) | undefined)?.();
+      startEventStream(res, result);
+      return;
+    }
+    const reply = result instanceof Reply ? result : undefined;
+    const status = reply?.status ?? route.success.status;
+    const revalidation = route.ifNoneMatch && status === 200 ? { etag: route.ifNoneMatch, ifNoneMatch: req.headers['if-none-match'] } : undefined;
+    if (reply) writeResponse(res, status, reply.body, reply.headers, reply.contentType, revalidation);
+    else writeResponse(res, status, result, undefined, undefined, revalidation);
   };
 }
 

@@ -4,8 +4,11 @@ import { instantiateIfValid, validationPlan } from './validation-plan';
 
 export type Location = 'body' | 'query' | 'path';
 
+/** Where a refused value was: a validated field, or a header a route reads itself. */
+export type IssueLocation = Location | 'header';
+
 export interface ValidationIssue {
-  loc: [Location, ...string[]] | [Location];
+  loc: [IssueLocation, ...string[]] | [IssueLocation];
   msg: string;
   type: string;
 }

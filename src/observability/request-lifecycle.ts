@@ -13,7 +13,7 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * - its id: the caller's X-Request-Id, or a new one, echoed back;
  * - a deadline: no response after `timeoutMs` → 503, answered by `answerError` (the app's error
  *   handler); `res.locals.abandonment` (an Abandonment) then fires its signal, as it does when the
- *   client hangs up, so handlers can stop before writing anything;
+ *   client hangs up, so handlers can stop before writing anything; `res.locals.clearDeadline()` lifts it;
  * - at the end, one JSON log line (id, method, path, route template, status, duration, user) and
  *   the metrics. Headers and bodies are never logged, so tokens and passwords cannot leak here;
  * - the rest of the handling runs inside the request's context, so a slow statement is counted
@@ -33,6 +33,8 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
       // A response already on its way (a slow download) is not late: it only has to finish.
       if (!res.headersSent) answerError(new ServiceUnavailable('Request timed out'), req, res, () => {});
     }, timeoutMs);
+    // A streaming route's answer (Server-Sent Events) lasts as long as it is open: it clears the deadline when it starts.
+    res.locals.clearDeadline = () => clearTimeout(deadline);
     // 'close' follows 'finish' for a completed response, and also comes alone when the client hangs up.
     res.once('close', () => {
       clearTimeout(deadline);

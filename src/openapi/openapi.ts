@@ -1,6 +1,7 @@
 // class-transformer keeps @Type metadata here; its types live beside the compiled file.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
+import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { AnyRoute } from '../http/route';
 import { isNullable, isOptional, type Class } from '../http/validation';
@@ -13,6 +14,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'Not authenticated: missing, invalid, expired or revoked token',
   404: 'Not found',
   409: 'Conflict: a unique field is taken',
+  410: 'Gone: what the request names is no longer kept',
   412: 'Precondition failed: If-Match names a version the resource no longer has',
   413: 'Request body over 100 KiB',
   415: 'Unsupported media type',
@@ -29,7 +31,7 @@ const MEDIA_TYPES = { json: 'application/json', form: 'application/x-www-form-ur
  * the same classes that validate requests (via class-validator-jsonschema), so the document cannot
  * say something the validation does not do.
  */
-export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; version: string }): Schema {
+export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; version: string; license: string }): Schema {
   const schemas = validationMetadatasToSchemas({
     refPointerPrefix: '#/components/schemas/',
     classTransformerMetadataStorage: defaultMetadataStorage,
@@ -45,22 +47,41 @@ export function buildOpenApiDocument(routes: AnyRoute[], info: { title: string; 
   // A class a response nests through @Type (a page's items) is a response too: every field present, the nullable ones as such.
   for (const cls of responseClasses) for (const nested of nestedClasses(cls, schemas)) responseClasses.add(nested);
   const usedClasses = new Set<Class>([...responseClasses]);
-  for (const route of routes) for (const cls of [route.body, route.query, route.params]) if (cls) usedClasses.add(cls);
+  for (const route of routes) if (route.body) usedClasses.add(route.body);
   const componentSchemas: Record<string, Schema> = {};
   for (const cls of usedClasses) componentSchemas[cls.name] = finishSchema(cls, schemas[cls.name], responseClasses.has(cls));
-  for (const cls of usedClasses) for (const nested of referencedClasses(componentSchemas[cls.name])) componentSchemas[nested] ??= schemas[nested];
+  // Query and path classes become parameters, written out in each operation: as components nothing would refer to them.
+  const parameterSchemas: Record<string, Schema> = {};
+  for (const route of routes)
+    for (const cls of [route.query, route.params]) if (cls) parameterSchemas[cls.name] ??= finishSchema(cls, schemas[cls.name], false);
+  // Classes a response refers to by $ref alone (the union of a sync page's changes) are responses too: every field present, null where nullable.
+  const validatedClasses = classesByName();
+  for (const cls of usedClasses) {
+    for (const nested of referencedClasses(componentSchemas[cls.name])) {
+      const nestedClass = validatedClasses.get(nested);
+      componentSchemas[nested] ??= nestedClass && responseClasses.has(cls) ? finishSchema(nestedClass, schemas[nested], true) : schemas[nested];
+    }
+  }
+  for (const schema of Object.values(parameterSchemas)) for (const nested of referencedClasses(schema)) componentSchemas[nested] ??= schemas[nested];
   Object.assign(componentSchemas, ERROR_SCHEMAS);
 
   const paths: Record<string, Record<string, Schema>> = {};
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
     paths[path] ??= {};
-    paths[path][route.method] = operation(route, componentSchemas);
+    paths[path][route.method] = operation(route, { ...componentSchemas, ...parameterSchemas });
   }
 
   return {
     openapi: '3.1.0',
-    info: { ...info, description: 'Todo service: the HTTP contract of the FastAPI + SQLModel design, on Express, TypeORM and PostgreSQL.' },
+    info: {
+      title: info.title,
+      version: info.version,
+      description: 'Todo service: the HTTP contract of the FastAPI + SQLModel design, on Express, TypeORM and PostgreSQL.',
+      license: { name: info.license, identifier: info.license },
+    },
+    // Relative: the server that serves this document (clients such as Swagger UI resolve paths against it).
+    servers: [{ url: '/', description: 'The service that serves this document' }],
     paths,
     components: {
       schemas: componentSchemas,
@@ -94,6 +115,12 @@ function jsonValue(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+/** Every class with validation decorators, by name (class-validator-jsonschema reads the same storage). */
+function classesByName(): Map<string, Class> {
+  const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<Class, unknown> };
+  return new Map([...storage.validationMetadatas.keys()].map((cls) => [cls.name, cls]));
+}
+
 /** The classes `cls` holds in its properties through class-transformer's @Type, among those with a schema. */
 function nestedClasses(cls: Class, schemas: Record<string, Schema>): Class[] {
   return Object.keys((schemas[cls.name]?.properties as Schema | undefined) ?? {}).flatMap((property) => {
@@ -123,6 +150,24 @@ function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
     ...(['patch', 'put', 'delete'].includes(route.method) && route.errors?.includes(412)
       ? [{ name: 'If-Match', in: 'header', required: false, description: 'An ETag from an earlier response; a stale one gets 412', schema: { type: 'string' } }]
       : []),
+    ...(route.ifNoneMatch
+      ? [
+          {
+            name: 'If-None-Match',
+            in: 'header',
+            required: false,
+            description: 'ETags from earlier responses (or *): 304 when one matches the current ETag (weak comparison)',
+            schema: { type: 'string' },
+          },
+        ]
+      : []),
+    ...Object.entries(route.requestHeaders ?? {}).map(([name, description]) => ({
+      name,
+      in: 'header',
+      required: false,
+      description,
+      schema: { type: 'string' },
+    })),
   ];
   if (parameters.length) operationSpec.parameters = parameters;
   if (route.body) {
@@ -132,7 +177,8 @@ function operation(route: AnyRoute, schemas: Record<string, Schema>): Schema {
       content: Object.fromEntries(formats.map((format) => [MEDIA_TYPES[format], { schema: { $ref: `#/components/schemas/${route.body!.name}` } }])),
     };
   }
-  if (route.auth) operationSpec.security = [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }];
+  // Public operations say so (`[]`: no credentials), rather than leave a reader to guess.
+  operationSpec.security = route.auth ? [{ OAuth2PasswordBearer: [] }, { BearerToken: [] }] : [];
   operationSpec.responses = responses(route);
   return operationSpec;
 }
@@ -165,6 +211,12 @@ function responses(route: AnyRoute): Schema {
       ? { headers: Object.fromEntries(Object.entries(success.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
       : {}),
   };
+  if (route.ifNoneMatch) {
+    result['304'] = {
+      description: 'Not Modified: If-None-Match matched; no body',
+      headers: { ETag: { description: 'The current ETag', schema: { type: 'string' } } },
+    };
+  }
   const errors = new Set(route.errors ?? []);
   if (route.auth) errors.add(401);
   if (route.body || route.query || route.params) errors.add(422);
@@ -201,7 +253,7 @@ const ERROR_SCHEMAS: Record<string, Schema> = {
         items: {
           type: 'object',
           properties: {
-            loc: { type: 'array', items: { type: 'string' }, prefixItems: [{ enum: ['body', 'query', 'path'] }] },
+            loc: { type: 'array', items: { type: 'string' }, prefixItems: [{ enum: ['body', 'query', 'path', 'header'] }] },
             msg: { type: 'string' },
             type: { type: 'string' },
           },

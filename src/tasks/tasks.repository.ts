@@ -1,7 +1,10 @@
 import { IsNull, type EntityManager } from 'typeorm';
 import { selectList, statement, type Database, type Reader, type Statement } from '../db/database';
+import type { ListenerIdentity, ListenerOptions, NotificationListener } from '../db/notification-listener';
 import { purgeStatements } from '../db/purge-statements';
+import type { Position, Snapshot, TakenSnapshot } from './sync-token';
 import { Task, type VersionedTask } from './task.entity';
+import { syncStatements } from './task-sync.sql';
 import type { ListTasksQuery, PageQuery, SortKey, TaskCreate, TaskUpdate } from './tasks.dto';
 
 /*
@@ -161,6 +164,122 @@ export function updateLiveSql(
   return { statement: UPDATE_LIVE[sent], values };
 }
 
+/** The statements of sync and the change stream (task-sync.sql.ts), returning tasks as the routes' statements do. */
+export const SYNC_SQL = syncStatements(TASK_COLUMNS);
+
+/** A live listening connection: the pid and start time of its backend (pg_stat_activity). */
+const LIVE_LISTENER = (alias: string) =>
+  `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = ${alias}.listener_pid AND a.backend_start = ${alias}.listener_started_at)`;
+
+/**
+ * The open streams' slots (task_streams). A slot is free when nobody holds it or its holder's
+ * listening connection is gone (the process died): then it is taken over. Claims of one user take
+ * turns on a transaction-level advisory lock, so two processes cannot both see the same slot free.
+ */
+export const STREAM_SQL = {
+  lockUser: statement("SELECT pg_advisory_xact_lock(hashtextextended('task_streams:' || $1::text, 0))"),
+  claim: statement(`INSERT INTO task_streams AS s (user_id, slot, listener_pid, listener_started_at)
+SELECT $1, free.slot, $3, $4::timestamptz FROM generate_series(1, $2::int) AS free (slot)
+ WHERE NOT EXISTS (SELECT 1 FROM task_streams held WHERE held.user_id = $1 AND held.slot = free.slot AND ${LIVE_LISTENER('held')})
+ ORDER BY free.slot LIMIT 1
+ON CONFLICT (user_id, slot) DO UPDATE SET listener_pid = EXCLUDED.listener_pid, listener_started_at = EXCLUDED.listener_started_at, opened_at = now()
+ WHERE NOT ${LIVE_LISTENER('s')}
+RETURNING slot`),
+  release: statement('DELETE FROM task_streams WHERE user_id = $1 AND slot = $2 AND listener_pid = $3 AND listener_started_at = $4::timestamptz'),
+  /** After a reconnection: the slots still held by the old connection move to the new one; the others were taken over meanwhile. */
+  move: statement(`UPDATE task_streams SET listener_pid = $3, listener_started_at = $4::timestamptz
+ WHERE listener_pid = $1 AND listener_started_at = $2::timestamptz RETURNING user_id AS "userId", slot`),
+  /** Slots this listener holds but no open stream of its process uses (a release that failed). */
+  releaseUnused: statement(`DELETE FROM task_streams WHERE listener_pid = $1 AND listener_started_at = $2::timestamptz
+   AND (user_id, slot) NOT IN (SELECT * FROM unnest($3::uuid[], $4::int[]))`),
+  releaseAbandoned: statement(`DELETE FROM task_streams s WHERE NOT ${LIVE_LISTENER('s')}`),
+} as const;
+
+/** The retention purge of tombstones, a bounded batch, the oldest first; record_tombstone_purge notes which tokens it expires. */
+const PURGE_TOMBSTONES = statement(`WITH gone AS (
+  DELETE FROM task_tombstones WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM task_tombstones WHERE deleted_at < now() - make_interval(days => $1) ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING 1)
+SELECT count(*)::int AS count FROM gone`);
+
+/** Records of purges older than the retention: every token from before them is refused for its age anyway. */
+const FORGET_PURGES = statement('DELETE FROM tombstone_purges WHERE purged_at < now() - make_interval(days => $1)');
+
+/** One row of a sync statement: the snapshot it read with, and a change (none when the page is empty). */
+interface SyncRow {
+  snapshotXmin: string;
+  snapshotXmax: string;
+  snapshotXip: string[];
+  snapshotAt: number;
+  tombstonesGone: boolean;
+  onStandby: boolean;
+  changeXid?: string | null;
+  changeId?: string | null;
+  goneAt?: Date | null;
+}
+
+/** A change as sync reads it: where it is in the order, and the task as it is now, or when it was deleted for good. */
+export interface SyncRead {
+  position: Position;
+  task?: VersionedTask;
+  deletedAt?: Date;
+}
+
+/** What a sync statement read, with which snapshot, and whether tombstones the cursor's lower snapshot needs may be gone. */
+export interface SyncReadResult {
+  taken: TakenSnapshot;
+  tombstonesGone: boolean;
+  changes: SyncRead[];
+}
+
+/** What the change stream hears about, from any process. */
+export interface ChangeListenerHandlers {
+  tasksChanged(userId: string): void;
+  sessionRevoked(sessionId: string): void;
+  connected(identity: ListenerIdentity, previous: ListenerIdentity | undefined): Promise<void>;
+  failed(error: unknown): void;
+}
+
+/** The fields of a sync row that are not the task's. */
+const SYNC_ROW_FIELDS = [
+  'snapshotXmin',
+  'snapshotXmax',
+  'snapshotXip',
+  'snapshotAt',
+  'tombstonesGone',
+  'onStandby',
+  'changeXid',
+  'changeId',
+  'goneAt',
+] as const;
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+function syncResult(rows: Array<SyncRow & Record<string, unknown>>): SyncReadResult {
+  const [first] = rows;
+  // Routed to a standby, the snapshot would leave out transactions still running on the primary, and a token made of it would skip their changes for good.
+  if (first.onStandby) throw new Error('sync read a standby: its pg_current_snapshot() cannot make tokens; sync statements must run on the primary');
+  const taken = {
+    snapshot: { xmin: BigInt(first.snapshotXmin), xmax: BigInt(first.snapshotXmax), xip: first.snapshotXip.map(BigInt) },
+    at: first.snapshotAt,
+  };
+  const changes: SyncRead[] = [];
+  for (const row of rows) {
+    // A page with no change still has its one row, of the snapshot; the snapshot statement has no change columns.
+    if (!row.changeXid || !row.changeId) continue;
+    const position = { xid: BigInt(row.changeXid), id: row.changeId };
+    if (row.goneAt) {
+      changes.push({ position, deletedAt: row.goneAt });
+      continue;
+    }
+    const task = Object.assign(new Task(), row) as VersionedTask & Partial<SyncRow>;
+    for (const field of SYNC_ROW_FIELDS) delete task[field];
+    changes.push({ position, task });
+  }
+  return { taken, tombstonesGone: first.tombstonesGone, changes };
+}
+
 /**
  * The trashed tasks the retention job deletes for good: those in the trash since before a time
  * (TRASH_RETENTION_DAYS), or those of accounts deleted before a time (ACCOUNT_RETENTION_DAYS:
@@ -250,6 +369,108 @@ export function createTasksRepository(database: Database) {
 
     async existsAny(userId: string, id: string): Promise<boolean> {
       return (await database.rows(this.manager, TASK_SQL.existsAny, [id, userId])).length > 0;
+    },
+
+    /**
+     * Sync: the user's changes the `lower` snapshot could not see (and, in the middle of a round of
+     * pages, `upper` can), after `after`, at most `limit`, with the snapshot this read was made with.
+     * Primary only (see task-sync.sql.ts).
+     */
+    async readChanges(userId: string, lower: Snapshot, upper: Snapshot | undefined, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+      // Nothing the lower snapshot could not see is below its xmin: a round starts right before it.
+      const from = after ?? { xid: lower.xmin - 1n, id: MAX_UUID };
+      const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.changesPage, [
+        userId,
+        lower.xmin,
+        lower.xmax,
+        lower.xip,
+        from.xid,
+        from.id,
+        upper?.xmin ?? null,
+        upper?.xmax ?? null,
+        upper?.xip ?? null,
+        limit,
+      ]);
+      return syncResult(rows);
+    },
+
+    /**
+     * A full sync's page: every task of the user, live and trashed, after `after`, at most `limit`;
+     * `lower`, the snapshot the full sync began with, is checked for lost tombstones (none on its first page).
+     */
+    async readAll(userId: string, lower: Snapshot | undefined, after: Position | undefined, limit: number): Promise<SyncReadResult> {
+      const rows = await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.fullPage, [
+        userId,
+        after?.xid ?? -1n,
+        after?.id ?? NIL_UUID,
+        limit,
+        lower?.xmin ?? null,
+        lower?.xmax ?? null,
+        lower?.xip ?? null,
+      ]);
+      return syncResult(rows);
+    },
+
+    /** The current snapshot, with nothing read: where a change stream without a token starts. */
+    async currentSnapshot(): Promise<SyncReadResult> {
+      return syncResult(await database.rows<SyncRow & Record<string, unknown>>(this.manager, SYNC_SQL.snapshot, []));
+    },
+
+    /** Deletes up to `batch` tombstones older than `days`; returns how many went. */
+    async purgeTombstones(days: number, batch: number): Promise<number> {
+      const [{ count }] = await database.rows<{ count: number }>(this.manager, PURGE_TOMBSTONES, [days, batch]);
+      return count;
+    },
+
+    /** Forgets the purges older than `days`. */
+    async forgetPurges(days: number): Promise<void> {
+      await database.rows(this.manager, FORGET_PURGES, [days]);
+    },
+
+    /** Takes a free stream slot of the user (1..max) for `listener`; undefined when all are held. */
+    async claimStreamSlot(userId: string, max: number, listener: ListenerIdentity): Promise<number | undefined> {
+      return this.manager.transaction(async (manager) => {
+        await database.rows(manager, STREAM_SQL.lockUser, [userId]);
+        const [claimed] = await database.rows<{ slot: number }>(manager, STREAM_SQL.claim, [userId, max, listener.pid, listener.startedAt]);
+        return claimed?.slot;
+      });
+    },
+
+    async releaseStreamSlot(userId: string, slot: number, listener: ListenerIdentity): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.release, [userId, slot, listener.pid, listener.startedAt]);
+    },
+
+    /** Moves the slots of a lost listening connection to its replacement; returns the ones it still held. */
+    async moveStreamSlots(from: ListenerIdentity, to: ListenerIdentity): Promise<Array<{ userId: string; slot: number }>> {
+      return database.rows(this.manager, STREAM_SQL.move, [from.pid, from.startedAt, to.pid, to.startedAt]);
+    },
+
+    /** Releases the slots of `listener` that are not in `inUse`. */
+    async releaseUnusedStreamSlots(listener: ListenerIdentity, inUse: Array<{ userId: string; slot: number }>): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.releaseUnused, [
+        listener.pid,
+        listener.startedAt,
+        inUse.map((held) => held.userId),
+        inUse.map((held) => held.slot),
+      ]);
+    },
+
+    /** Deletes the slots whose process is gone, so writes for their users stop sending notifications nobody hears. */
+    async releaseAbandonedStreamSlots(): Promise<void> {
+      await database.rows(this.manager, STREAM_SQL.releaseAbandoned, []);
+    },
+
+    /** The dedicated connection that hears, from every process, which users' tasks changed and which sessions ended. */
+    listenForChanges(handlers: ChangeListenerHandlers, options: ListenerOptions): NotificationListener {
+      return database.listen(
+        ['task_changes', 'session_revocations'],
+        {
+          notification: (channel, payload) => (channel === 'task_changes' ? handlers.tasksChanged(payload) : handlers.sessionRevoked(payload)),
+          connected: handlers.connected,
+          failed: handlers.failed,
+        },
+        options,
+      );
     },
 
     /** Moves every live task of a user to the trash (account deletion); TypeORM's softDelete. */

@@ -140,12 +140,34 @@ function jsonText(body: Record<string, unknown>): string {
 const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 const textEntries = (values: Record<string, unknown>) => Object.entries(values).map(([name, value]): [string, string] => [name, asText(value)]);
 
+/**
+ * For a streaming route (Server-Sent Events), a 200 never ends: the response is read up to its
+ * first chunk and the connection closed, so the request resolves with what the stream began with.
+ * Any other answer is read whole, as JSON.
+ */
+export function readingStreamsBriefly(route: AnyRoute, test: request.Test): request.Test {
+  if (!route.streaming) return test;
+  return test.buffer(true).parse((res, done) => {
+    if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+      res.once('data', (chunk: Buffer) => {
+        done(null, chunk.toString());
+        // superagent hands its parser Node's response stream, typed as its own Response.
+        (res as unknown as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      });
+      return;
+    }
+    let text = '';
+    res.on('data', (chunk: Buffer) => (text += chunk));
+    res.on('end', () => done(null, text ? JSON.parse(text) : undefined));
+  });
+}
+
 /** Sends a route's input as a client would: path segments and query values percent-encoded, the body as JSON or as a form. */
 export function send(app: Express, route: AnyRoute, input: RouteInput, options: { auth?: { Authorization: string }; format?: BodyFormat } = {}) {
   // A UTF-8 encoder writes a lone surrogate as U+FFFD (encodeURIComponent would throw instead).
   const path = route.path.replace(/:(\w+)/g, (_match, name: string) => encodeURIComponent(asText(input.params[name]).replace(/\p{Cs}/gu, '\uFFFD')));
   const search = new URLSearchParams(textEntries(input.query)).toString();
-  let pending = request(app)[route.method](search ? `${path}?${search}` : path);
+  let pending = readingStreamsBriefly(route, request(app)[route.method](search ? `${path}?${search}` : path));
   if (options.auth) pending = pending.set(options.auth);
   if (!input.body) return pending;
   if ((options.format ?? 'json') === 'form') {

@@ -271,3 +271,20 @@ describe('DB_STATS_INTERVAL_MS', () => {
     expect(configError({ DB_STATS_INTERVAL_MS: '500' })).toContain('DB_STATS_INTERVAL_MS: must be 0 (off) or at least 1000');
   });
 });
+
+describe('DATABASE_LISTEN_URL', () => {
+  it('defaults to none (the change streams listen where DATABASE_URL goes) and is read as given', () => {
+    expect(loadConfig({}).database.listenUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_LISTEN_URL: 'postgres://todo:pw@db:5432/todo' }).database.listenUrl).toBe('postgres://todo:pw@db:5432/todo');
+  });
+
+  it('refuses what is not a postgres URL, naming the variable and never echoing it (generated passwords)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9]{8,24}$/), fc.constantFrom('mysql://u:%s@h/db', 'postgres://u:%s@', '%s'), (password, shape) => {
+        const message = configError({ DATABASE_LISTEN_URL: shape.replace('%s', password) });
+        expect(message).toContain('DATABASE_LISTEN_URL: must be a postgres:// or postgresql:// URL');
+        expect(message).not.toContain(password);
+      }),
+    );
+  });
+});
