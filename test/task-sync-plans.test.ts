@@ -96,10 +96,13 @@ function rowsExamined(plan: PlanNode, table: string): number {
     );
 }
 
+/** Every scan of the plan; a bitmap's index scan names only its index (its heap scan names the table). */
 const describeScans = (plan: PlanNode) =>
   nodes(plan)
-    .filter((node) => node['Relation Name'])
-    .map((node) => `${node['Node Type']} on ${node['Relation Name']}${node['Index Name'] ? ` using ${node['Index Name']}` : ''}`);
+    .filter((node) => node['Relation Name'] || node['Index Name'])
+    .map(
+      (node) => `${node['Node Type']}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}${node['Index Name'] ? ` using ${node['Index Name']}` : ''}`,
+    );
 
 /** As the repository sends them for a round's first page: from right before the lower snapshot's xmin. */
 const changesValues = (userId: string) => [
