@@ -185,6 +185,8 @@ describe('change streams across two service processes on one database', () => {
     expect((await open(a, alice)).status).toBe(429);
     doomed.process.child.kill('SIGKILL');
     await doomed.process.exited;
+    // Cut without a last event: each client sees its connection end (undici: "terminated").
+    expect((await Promise.allSettled([one.ended, two.ended])).map(({ status }) => status)).toEqual([expect.any(String), expect.any(String)]);
     // PostgreSQL ends the dead process's connections once it notices; then its slots are free.
     await waitFor(async () => ((await open(a, alice)).status === 200 ? true : undefined), 20_000, 'slots of the dead process');
   });

@@ -62,7 +62,9 @@ export async function openEventStream(url: string, headers: Record<string, strin
     }
   })();
   let finished = false;
-  void ended.then(() => (finished = true));
+  // A connection cut without an end (the server was killed) rejects `ended` for whoever awaits it; it is still the end.
+  const over = () => (finished = true);
+  void ended.then(over, over);
   return {
     status: response.status,
     headers: response.headers,
