@@ -37,7 +37,7 @@ function firstTen(names: string[]): string {
 /** The tables and functions a migrated schema holds, read from the catalog, in the order a refusal lists them. */
 async function schemaObjectNames(dataSource: { query: (sql: string) => Promise<unknown> }): Promise<{ tables: string[]; functions: string[] }> {
   const tables = (await dataSource.query(
-    `SELECT relname::text AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY 1`,
+    `SELECT relname::text AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY relname`,
   )) as { name: string }[];
   const functions = (await dataSource.query(`SELECT oid::regprocedure::text AS name FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1`)) as {
     name: string;
@@ -217,14 +217,6 @@ describeWithRealTools(drillTitle, () => {
   });
   afterAll(() => source?.close());
 
-  /** The tables of the migrated schema (the source's), by name. */
-  async function schemaTables(): Promise<string[]> {
-    const rows: { tablename: string }[] = await source.dataSource.query(
-      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename COLLATE "C"`,
-    );
-    return rows.map(({ tablename }) => tablename);
-  }
-
   async function withDatabase<T>(work: (database: TestDatabase, dataSource: ReturnType<typeof testDataSource>) => Promise<T>): Promise<T> {
     const database = await createTestDatabase();
     const dataSource = testDataSource(database.url);
@@ -242,7 +234,9 @@ describeWithRealTools(drillTitle, () => {
     // Every table of the schema, each with rows but those empty until used: the periodic jobs' (no run has claimed one yet),
     // the open streams' slots (none is open) and the record of tombstone purges (none has run).
     const emptyUntilUsed = ['maintenance_runs', 'scheduled_jobs', 'task_streams', 'tombstone_purges'];
-    expect(original.map((table) => [table.table, table.rows > 0])).toEqual((await schemaTables()).map((table) => [table, !emptyUntilUsed.includes(table)]));
+    expect(original.map((table) => [table.table, table.rows > 0])).toEqual(
+      (await schemaObjectNames(source.dataSource)).tables.map((table) => [table, !emptyUntilUsed.includes(table)]),
+    );
     await withDatabase(async (database, restored) => {
       // The service's statement timeout does not cut maintenance short: ANALYZE and the row counts take longer than 1 ms.
       const result = await restoreCli([archive], { DATABASE_URL: database.url, DB_STATEMENT_TIMEOUT_MS: '1' });
@@ -277,14 +271,14 @@ describeWithRealTools(drillTitle, () => {
 
       const refused = await restoreCli([archive], { DATABASE_URL: database.url });
       expect(refused.code).toBe(1);
-      const held = [...(await schemaTables()), 'stray'].sort();
+      const schema = await schemaObjectNames(source.dataSource);
+      const held = [...schema.tables, 'stray'].sort();
       const tables = `${held.length} tables (${firstTen(held)})`;
       expect(refused.output).toContain(`${tables}, 1 view (stray_view)`);
 
       const forced = await restoreCli([archive, '--force'], { DATABASE_URL: database.url });
       expect(forced.code).toBe(0);
-      const { functions } = await schemaObjectNames(source.dataSource);
-      expect(forced.output).toContain(`--force: dropped ${tables}, 1 view (stray_view), ${functions.length} functions (${firstTen(functions)})`);
+      expect(forced.output).toContain(`--force: dropped ${tables}, 1 view (stray_view), ${schema.functions.length} functions (${firstTen(schema.functions)})`);
       expect(forced.output).toContain('1 type (stray_mood)');
       expect(await tableChecksums(restored)).toEqual(await tableChecksums(source.dataSource));
     });
