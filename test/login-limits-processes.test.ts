@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import http from 'node:http';
 import { TEST_JWT_SECRET } from './support/app';
 import { createMigratedDatabase, type TestDatabase } from './support/database';
@@ -100,8 +99,9 @@ async function signUp(port: number) {
   return fields;
 }
 
-/** An address of its own for each test, so the per-address counts of one test do not reach the next. */
-const newAddress = () => `198.51.100.${crypto.randomInt(1, 255)}`;
+/** An address of its own for each test, so the per-address counts of one test do not reach the next (all share one database). */
+let addressesUsed = 0;
+const newAddress = () => `198.51.100.${(addressesUsed += 1)}`;
 
 /** Pids of the processes whose request log lines carry these request ids. */
 function answeredBy(service: RunningProcess, answers: Answer[]): Set<number> {

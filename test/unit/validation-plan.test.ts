@@ -121,7 +121,8 @@ describe.each(requestClasses().map((entry) => [`${entry.cls.name} (${entry.locat
             expect(Object.keys(quick as object)).toEqual(Object.keys(full.value as object));
           }
         }),
-        { numRuns: 400 },
+        // Few random inputs are valid for some classes (the list query: 9 of 400 in a failed CI run): enough runs that both sides are always met.
+        { numRuns: 2000 },
       );
       // Both sides of the comparison were exercised: valid inputs too, not only refusals.
       expect(accepted).toBeGreaterThanOrEqual(10);
