@@ -28,6 +28,7 @@ import packageJson from '../package.json';
 import { bodyParsers } from './http/body-parsers';
 import { errorHandler, unknownRoute } from './http/error-handler';
 import { securityHeaders } from './http/security-headers';
+import { sequence } from './http/sequence';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
 import { createMaintenanceRunsRepository } from './retention/maintenance-runs.repository';
@@ -47,6 +48,8 @@ export interface AppDependencies {
   config: Config;
   dataSource: AppDataSource;
   logger: Logger;
+  /** Where the per-request lines go (the server's is buffered, see createRequestLogger); `logger` unless given. */
+  requestLogger?: Logger;
 }
 
 /**
@@ -178,15 +181,18 @@ export function composeApp(dependencies: AppDependencies): ComposedApp {
 
   const { routes, auth, metrics, databaseStats, background } = routeTable(dependencies);
   const handleError = errorHandler(logger);
-  app.use(requestLifecycle(logger, metrics, config.requestTimeoutMs, handleError));
-  app.use(securityHeaders());
-  if (config.http.corsOrigins === '*' || config.http.corsOrigins.length) {
-    app.use(cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] }));
-  }
-  app.use(bodyParsers(BODY_LIMIT));
+  const corsEnabled = config.http.corsOrigins === '*' || config.http.corsOrigins.length > 0;
+  app.use(
+    sequence(
+      requestLifecycle(dependencies.requestLogger ?? logger, metrics, config.requestTimeoutMs, handleError),
+      ...(corsEnabled ? [cors({ origin: config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After'] })] : []),
+      bodyParsers(BODY_LIMIT),
+    ),
+  );
 
   mountRoutes(app, routes, auth.authenticate);
-  app.use('/docs', docsAssets());
+  // The response writer adds the security headers to what it writes; Express's static files need them set.
+  app.use('/docs', securityHeaders(), docsAssets());
 
   app.use(unknownRoute);
   app.use(handleError);

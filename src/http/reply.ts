@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { noneMatchHits, parseIfNoneMatch, weakEtagOf } from './preconditions';
+import { SECURITY_HEADER_NAMES, SECURITY_HEADERS } from './security-headers';
 
 export type ReplyHeaders = Record<string, string>;
 
@@ -29,6 +30,9 @@ export class Reply {
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/** SECURITY_HEADERS as `writeHead` takes them: name, value, name, value… */
+const SECURITY_FIELDS: readonly string[] = SECURITY_HEADERS.flat();
+
 /**
  * A GET that may be answered 304: with `etag: 'body'` the ETag is a weak one made of the body
  * written; with `'handler'`, the ETag header the handler set.
@@ -43,8 +47,11 @@ export interface Revalidation {
  * Writes a response. Every response of the routes goes out here: handlers' results, the error
  * handler's answers and the request timeout's 503. Written directly rather than through res.json:
  * Express's send() also checks freshness and content types that never apply to these responses,
- * on the hottest path of the service. Once a response has gone out (the request timed out while
- * its handler ran) nothing more can be said to the client, so a later one is dropped.
+ * on the hottest path of the service. All its headers go out in one `writeHead`: the security
+ * headers, the request id, the handler's, then those describing the body (a header set earlier with
+ * `setHeader`, as the CORS middleware does, is kept; one of the same name given here replaces it).
+ * Once a response has gone out (the request timed out while its handler ran) nothing more can be
+ * said to the client, so a later one is dropped.
  */
 export function writeResponse(
   res: ServerResponse,
@@ -55,31 +62,50 @@ export function writeResponse(
   revalidation?: Revalidation,
 ): void {
   if (res.headersSent) return;
-  res.statusCode = status;
-  if (headers) for (const name in headers) res.setHeader(name, headers[name]);
+  const fields = headerFields(res, headers);
   if (body === undefined) {
-    res.end();
+    res.writeHead(status, fields).end();
     return;
   }
   const text = contentType === undefined ? JSON.stringify(body) : String(body);
-  if (revalidation && notModified(res, text, revalidation)) {
+  if (revalidation && notModified(fields, text, revalidation)) {
     // 304: the ETag (and the other headers) without the body or anything describing it.
-    res.statusCode = 304;
-    res.end();
+    res.writeHead(304, fields).end();
     return;
   }
-  res.setHeader('Content-Type', contentType ?? JSON_CONTENT_TYPE);
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
+  fields.push('Content-Type', contentType ?? JSON_CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(text)));
+  res.writeHead(status, fields).end(text);
 }
 
-/** Sets a body's weak ETag if asked to, and says whether If-None-Match matches the ETag. */
-function notModified(res: ServerResponse, text: string, { etag, ifNoneMatch }: Revalidation): boolean {
-  if (etag === 'body') res.setHeader('ETag', weakEtagOf(text));
+/** The security headers, the request id (see the request lifecycle) and `headers`, as `writeHead` takes them. */
+function headerFields(res: ServerResponse, headers: ReplyHeaders | undefined): string[] {
+  const fields = SECURITY_FIELDS.slice();
+  const requestId = (res as { locals?: { requestId?: unknown } }).locals?.requestId;
+  if (typeof requestId === 'string') fields.push('X-Request-Id', requestId);
+  if (headers) {
+    for (const name in headers) {
+      const replaced = SECURITY_HEADER_NAMES.has(name.toLowerCase()) ? fieldIndex(fields, name) : -1;
+      if (replaced === -1) fields.push(name, headers[name]);
+      else fields[replaced + 1] = headers[name];
+    }
+  }
+  return fields;
+}
+
+/** Where the header `name` is in `fields` (any case), or -1. */
+function fieldIndex(fields: string[], name: string): number {
+  const wanted = name.toLowerCase();
+  for (let i = 0; i < fields.length; i += 2) if (fields[i].toLowerCase() === wanted) return i;
+  return -1;
+}
+
+/** Adds a body's weak ETag if asked to, and says whether If-None-Match matches the response's ETag. */
+function notModified(fields: string[], text: string, { etag, ifNoneMatch }: Revalidation): boolean {
+  if (etag === 'body') fields.push('ETag', weakEtagOf(text));
   if (ifNoneMatch === undefined) return false;
-  const current = res.getHeader('ETag');
+  const at = fieldIndex(fields, 'ETag');
   const condition = parseIfNoneMatch(ifNoneMatch);
-  return typeof current === 'string' && condition !== undefined && noneMatchHits(condition, current);
+  return at !== -1 && condition !== undefined && noneMatchHits(condition, fields[at + 1]);
 }
 
 /** One Server-Sent Event: `data` is sent as JSON on one line. */
@@ -136,12 +162,17 @@ export class EventStreamWriter {
  */
 export function startEventStream(res: ServerResponse, stream: EventStream): void {
   if (!res.closed) {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      'X-Accel-Buffering': 'no',
-      Connection: 'close',
-    });
+    res.writeHead(200, [
+      ...headerFields(res, undefined),
+      'Content-Type',
+      'text/event-stream; charset=utf-8',
+      'Cache-Control',
+      'no-cache',
+      'X-Accel-Buffering',
+      'no',
+      'Connection',
+      'close',
+    ]);
     res.flushHeaders();
   }
   stream.start(new EventStreamWriter(res));

@@ -2,7 +2,7 @@ import type { Express, Request, RequestHandler } from 'express';
 import { Abandonment } from './abandonment';
 import { HttpError } from './errors';
 import { EventStream, Reply, startEventStream, writeResponse } from './reply';
-import { RequestValidationError, validateInput, type Class, type Location, type ValidationIssue } from './validation';
+import { RequestValidationError, validateInput, type Class } from './validation';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -115,34 +115,38 @@ export function mountRoutes(app: Express, routes: AnyRoute[], authenticate: Auth
   }
 }
 
+/** A handler's RouteContext: a class, so every request's context has one shape and no per-request getter. */
+class HandlerContext {
+  constructor(
+    readonly req: Request,
+    private readonly abandonment: Abandonment,
+    readonly principal: Principal | undefined,
+    readonly params: unknown,
+    readonly query: unknown,
+    readonly body: unknown,
+  ) {}
+
+  /** Made on first use: most handlers never look. */
+  get abandoned(): AbortSignal {
+    return this.abandonment.signal;
+  }
+}
+
 function handle(route: AnyRoute, authenticate: Authenticator): RequestHandler {
   const formats = route.bodyFormats ?? ['json'];
   return async (req, res) => {
     const principal = route.auth ? await authenticate(bearerToken(req.headers.authorization)) : undefined;
     if (principal) res.locals.userId = principal.userId;
-    const issues: ValidationIssue[] = [];
-    const validate = <T extends object>(cls: Class<T> | undefined, input: unknown, location: Location): T | undefined => {
-      if (!cls) return undefined;
-      const result = validateInput(cls, input, location);
-      issues.push(...result.issues);
-      return result.value;
-    };
-    const params = validate(route.params, req.params, 'path');
-    const query = validate(route.query, req.query, 'query');
-    const body = route.body ? validate(route.body, requestBody(req, formats), 'body') : undefined;
-    if (issues.length) throw new RequestValidationError(issues);
+    const params = route.params && validateInput(route.params, req.params, 'path');
+    const query = route.query && validateInput(route.query, req.query, 'query');
+    const body = route.body && validateInput(route.body, requestBody(req, formats), 'body');
+    if (params?.issues.length || query?.issues.length || body?.issues.length) {
+      throw new RequestValidationError([...(params?.issues ?? []), ...(query?.issues ?? []), ...(body?.issues ?? [])]);
+    }
 
-    const abandonment: Abandonment = res.locals.abandonment ?? new Abandonment();
-    const result = await route.handler({
-      req,
-      principal,
-      params,
-      query,
-      body,
-      get abandoned() {
-        return abandonment.signal;
-      },
-    });
+    const result = await route.handler(
+      new HandlerContext(req, res.locals.abandonment ?? new Abandonment(), principal, params?.value, query?.value, body?.value),
+    );
     if (result instanceof EventStream) {
       if (!route.streaming) throw new Error(`${route.method.toUpperCase()} ${route.path} returned an event stream but does not declare streaming`);
       // The answer has started and is meant to last: the request lifecycle's deadline no longer applies.

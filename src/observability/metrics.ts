@@ -15,6 +15,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly duration: Histogram<'method' | 'route' | 'status'>;
+  /** By `method status route`: route templates and statuses are few, so this stays small. */
+  private readonly series = new Map<string, { requests: { inc(): void }; duration: { observe(value: number): void } }>();
 
   /** `poolStats` reads the database pool's connections (undefined before it is open). */
   constructor(poolStats: () => PoolStats | undefined, poolSize: number) {
@@ -48,10 +50,20 @@ export class Metrics {
     new Gauge({ name: 'db_pool_max_connections', help: 'Configured pool size (DB_POOL_SIZE)', registers: [this.registry] }).set(poolSize);
   }
 
+  /**
+   * Counts a request. Each (method, route, status) has its counter and histogram looked up once:
+   * prom-client otherwise validates and hashes the label object on every call.
+   */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const key = `${method} ${status} ${route}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      series = { requests: this.requests.labels(labels), duration: this.duration.labels(labels) };
+      this.series.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
   }
 
   routes(): AnyRoute[] {

@@ -10,7 +10,7 @@ const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * What happens around every request, in one middleware with one listener:
- * - its id: the caller's X-Request-Id, or a new one, echoed back;
+ * - its id: the caller's X-Request-Id, or a new one, echoed back (`res.locals.requestId`);
  * - a deadline: no response after `timeoutMs` → 503, answered by `answerError` (the app's error
  *   handler); `res.locals.abandonment` (an Abandonment) then fires its signal, as it does when the
  *   client hangs up, so handlers can stop before writing anything; `res.locals.clearDeadline()` lifts it;
@@ -24,8 +24,8 @@ export function requestLifecycle(logger: Logger, metrics: Metrics, timeoutMs: nu
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && USABLE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    // Echoed by the response writer, which writes all of a response's headers at once.
     res.locals.requestId = requestId;
-    res.setHeader('X-Request-Id', requestId);
     const abandonment = new Abandonment();
     res.locals.abandonment = abandonment;
     const deadline = setTimeout(() => {
