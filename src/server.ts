@@ -10,7 +10,7 @@ import { pendingMigrations, runPendingMigrations } from './db/migrations';
 import { probePooler } from './db/pooler-probe';
 import { describePendingMigrations } from './health/schema-check';
 import { createHttpServer } from './http/http-server';
-import { createLogger, type Logger } from './logger';
+import { createLogger, createRequestLogger, type Logger } from './logger';
 import { RetentionScheduler } from './retention/retention.scheduler';
 
 async function main(): Promise<void> {
@@ -39,7 +39,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (config.migrateOnStart) await migrate(dataSource, logger);
     // Under a supervisor it has already said so, once for all workers.
     if (!cluster.isWorker) await reportPendingMigrations(dataSource, logger);
-    const { app, databaseStats } = composeApp({ config, dataSource, logger });
+    const requestLogger = createRequestLogger(logger, config.logFormat);
+    const { app, databaseStats } = composeApp({ config, dataSource, logger, requestLogger });
     const server = createHttpServer(app, config, logger);
     await listen(server, config);
     databaseStats.start();

@@ -104,13 +104,23 @@ let addressesUsed = 0;
 const newAddress = () => `198.51.100.${(addressesUsed += 1)}`;
 
 /** Pids of the processes whose request log lines carry these request ids. */
-function answeredBy(service: RunningProcess, answers: Answer[]): Set<number> {
+/**
+ * The processes whose request log lines name these answers' request ids. Request lines are written
+ * in batches (at least every 200 ms): it waits until every answer's line is out.
+ */
+async function answeredBy(service: RunningProcess, answers: Answer[]): Promise<Set<number>> {
   const ids = new Set(answers.map((answer) => answer.headers['x-request-id']));
-  const pids = new Set<number>();
-  for (const match of service.output().matchAll(/^\{"level":\d+,"time":\d+,"pid":(\d+),[^\n]*"requestId":"([^"]+)"/gm)) {
-    if (ids.has(match[2])) pids.add(Number(match[1]));
-  }
-  return pids;
+  return waitFor(
+    async () => {
+      const pids = new Map<string, number>();
+      for (const match of service.output().matchAll(/^\{"level":\d+,"time":\d+,"pid":(\d+),[^\n]*"requestId":"([^"]+)"/gm)) {
+        if (ids.has(match[2])) pids.set(match[2], Number(match[1]));
+      }
+      return pids.size === ids.size ? new Set(pids.values()) : undefined;
+    },
+    5_000,
+    'the request lines of the answers',
+  );
 }
 
 /**
@@ -181,15 +191,15 @@ describe('one service process with WEB_CONCURRENCY=2', () => {
     const failures: Answer[] = [];
     for (let i = 0; i < FAILURE_LIMIT; i += 1) failures.push(await login(port, address, user.username, 'wrong'));
     expect(failures.map((failure) => failure.status)).toEqual(Array(FAILURE_LIMIT).fill(400));
-    expect(answeredBy(service, failures).size).toBe(2);
+    expect((await answeredBy(service, failures)).size).toBe(2);
     const refusals: Answer[] = [];
     for (let i = 0; i < 4; i += 1) refusals.push(await login(port, address, user.username, user.password));
     expect(refusals.map((refusal) => refusal.status)).toEqual([429, 429, 429, 429]);
-    expect(answeredBy(service, refusals).size).toBe(2);
+    expect((await answeredBy(service, refusals)).size).toBe(2);
   });
 
   it('checks at most the limit of passwords from a parallel burst over both workers', async () => {
     const guesses = await expectBurstCappedAtTheLimit([port]);
-    expect(answeredBy(service, guesses).size).toBe(2);
+    expect((await answeredBy(service, guesses)).size).toBe(2);
   });
 });
