@@ -23,6 +23,7 @@ import { Cleanup } from './cleanup';
 import { measure, sequentialLatencies } from './load';
 import { measureSyncScaling, SYNC_CHANGES, type SyncScaling } from './sync-scaling';
 import { BenchError, UsageError } from './errors';
+import { nodeRuntime, type NodeRuntime } from './node-runtime';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { BASELINE, writeReport, type LoginResult, type ScenarioResult, type ServiceResult } from './report';
 import { runRounds } from './rounds';
@@ -56,18 +57,25 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup(log);
   cleanup.runOnSignals();
   try {
+    const node = nodeRuntime(options.node, log);
     const builds = await prepareBuilds(options, cleanup);
     const data = await prepareDatabase(options, cleanup);
     const env = serverEnvironment(data.url);
     const profileDir = options.profile ? path.join(RESULTS, 'profiles') : undefined;
     const services = await Promise.all(
-      builds.map((build) => startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready', profileDir }, env, cleanup)),
+      builds.map((build) =>
+        startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready', node: node.path, profileDir }, env, cleanup),
+      ),
     );
-    const baseline = await startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/', profileDir }, env, cleanup);
-    const { results, serviceResults } = await measureAll(options, data, { services, baseline, builds, env, cleanup });
+    const baseline = await startServer(
+      { label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/', node: node.path, profileDir },
+      env,
+      cleanup,
+    );
+    const { results, serviceResults } = await measureAll(options, data, { services, baseline, builds, env, node, cleanup });
     const report = {
       date: new Date().toISOString(),
-      machine: machine(),
+      machine: machine(node),
       durationSeconds: options.durationSeconds,
       rounds: options.rounds,
       connections: options.connections,
@@ -183,10 +191,11 @@ interface Servers {
   /** What the `workers` part needs to start more of them. */
   builds: Build[];
   env: Record<string, string>;
+  node: NodeRuntime;
   cleanup: Cleanup;
 }
 
-async function measureAll(options: BenchOptions, data: BenchData, { services, baseline, builds, env, cleanup }: Servers) {
+async function measureAll(options: BenchOptions, data: BenchData, { services, baseline, builds, env, node, cleanup }: Servers) {
   // Tokens come from the first service; sessions live in the shared database, so every server accepts them.
   const token = (username: string) => accessToken(services[0].port, username);
   const requests = taskRequests(await token(data.caller.username), data.caller.taskIds);
@@ -199,8 +208,10 @@ async function measureAll(options: BenchOptions, data: BenchData, { services, ba
     const twoWorkers = { ...env, WEB_CONCURRENCY: String(WORKERS) };
     log(`workers: every side with WEB_CONCURRENCY=${WORKERS} (node:cluster), the baseline too`);
     const started = await Promise.all([
-      ...builds.map((build) => startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready' }, twoWorkers, cleanup)),
-      startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/' }, twoWorkers, cleanup),
+      ...builds.map((build) =>
+        startServer({ label: build.label, root: build.root, script: SERVICE_SCRIPT, readyPath: '/ready', node: node.path }, twoWorkers, cleanup),
+      ),
+      startServer({ label: BASELINE, root: projectRoot, script: BASELINE_SCRIPT, readyPath: '/', node: node.path }, twoWorkers, cleanup),
     ]);
     const keys = new Set<PartKey>(WORKERS_SCENARIO_KEYS);
     for (const scenario of withWorkers(loadScenarios(requests, trash, keys), WORKERS)) results.push(await runRounds(scenario, started, options, log));
@@ -287,9 +298,10 @@ async function accessToken(port: number, username: string): Promise<string> {
   return `Bearer ${((await response.json()) as { access_token: string }).access_token}`;
 }
 
-function machine(): string {
+function machine(node: NodeRuntime): string {
   const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const runtime = node.version === process.version ? `Node ${node.version}` : `servers on Node ${node.version} (load generator on ${process.version})`;
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${runtime}, ${os.platform()} ${os.release()}`;
 }
 
 main().catch((error) => {

@@ -15,6 +15,8 @@ export interface ServerSpec {
   script: string;
   /** Answers below 500 here once it serves. */
   readyPath: string;
+  /** The `node` binary it runs on (see node-runtime.ts). */
+  node: string;
   /** Where to write a CPU profile (--cpu-prof), if one is wanted. */
   profileDir?: string;
 }
@@ -48,7 +50,7 @@ export function peakRssMb(pid: number): number {
 
 function spawnServer(spec: ServerSpec, env: Record<string, string>, port: number, stdio: StdioOptions): ChildProcess {
   const profile = spec.profileDir ? ['--cpu-prof', '--cpu-prof-dir', spec.profileDir, '--cpu-prof-name', `${spec.label}-${Date.now()}.cpuprofile`] : [];
-  return spawn(process.execPath, [...profile, spec.script], { cwd: spec.root, env: { ...process.env, ...env, PORT: String(port) }, stdio });
+  return spawn(spec.node, [...profile, spec.script], { cwd: spec.root, env: { ...process.env, ...env, PORT: String(port) }, stdio });
 }
 
 async function waitReady(spec: ServerSpec, port: number, child: ChildProcess, whyStopped: () => Promise<string>): Promise<void> {
