@@ -41,10 +41,14 @@ export function imageNodeMajor(): string {
   return major;
 }
 
-/** The results' file name: `latest` on the image's Node.js major, `latest-node<major>` on another (`ab-` before it for an A/B run). */
-export function resultsBasename(runtime: NodeRuntime, abRun: boolean): string {
+/**
+ * The results' file name: `latest` on the image's Node.js major, `latest-node<major>` on another;
+ * `ab-` before it for an A/B run, `-profiled` after it for a run under the profiler (whose figures
+ * the profiler slows down, so it never replaces a plain run's).
+ */
+export function resultsBasename(runtime: NodeRuntime, { abRun, profiled }: { abRun: boolean; profiled: boolean }): string {
   const major = runtime.version.replace(/^v/, '').split('.')[0];
-  return `${abRun ? 'ab-' : ''}latest${major === imageNodeMajor() ? '' : `-node${major}`}`;
+  return `${abRun ? 'ab-' : ''}latest${major === imageNodeMajor() ? '' : `-node${major}`}${profiled ? '-profiled' : ''}`;
 }
 
 function officialRelease(major: string, log: (message: string) => void): string {

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       services: serviceResults.map((result, index) => ({ ...result, revision: builds[index].revision })),
       results,
     };
-    const basename = resultsBasename(node, options.against !== undefined);
+    const basename = resultsBasename(node, { abRun: options.against !== undefined, profiled: options.profile });
     console.log(`\n${writeReport(report, RESULTS, basename)}`);
     log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s; results in bench/results/${basename}.md`);
   } finally {

@@ -13,9 +13,10 @@ describe('the Node.js the bench runs its servers on', () => {
     expect(parseOptions([], {}).node).toBeUndefined();
     const imageMajor = /^FROM node:(\d+)\S* AS runtime$/m.exec(fs.readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'))![1];
     expect(imageNodeMajor()).toBe(imageMajor);
-    expect(resultsBasename({ path: 'node', version: `v${imageMajor}.1.0` }, false)).toBe('latest');
-    expect(resultsBasename({ path: 'node', version: `v${imageMajor}.1.0` }, true)).toBe('ab-latest');
-    expect(resultsBasename({ path: 'node', version: 'v18.0.0' }, false)).toBe('latest-node18');
+    expect(resultsBasename({ path: 'node', version: `v${imageMajor}.1.0` }, { abRun: false, profiled: false })).toBe('latest');
+    expect(resultsBasename({ path: 'node', version: `v${imageMajor}.1.0` }, { abRun: true, profiled: false })).toBe('ab-latest');
+    expect(resultsBasename({ path: 'node', version: `v${imageMajor}.1.0` }, { abRun: false, profiled: true })).toBe('latest-profiled');
+    expect(resultsBasename({ path: 'node', version: 'v18.0.0' }, { abRun: false, profiled: false })).toBe('latest-node18');
   });
 
   it('is the bench’s own with --node current', () => {
