@@ -106,7 +106,7 @@ const newAddress = () => `198.51.100.${(addressesUsed += 1)}`;
 /** Pids of the processes whose request log lines carry these request ids. */
 /**
  * The processes whose request log lines name these answers' request ids. Request lines are written
- * in batches (at least every 200 ms): it waits until every answer's line is out.
+ * in batches (at least every 50 ms): it waits until every answer's line is out.
  */
 async function answeredBy(service: RunningProcess, answers: Answer[]): Promise<Set<number>> {
   const ids = new Set(answers.map((answer) => answer.headers['x-request-id']));
