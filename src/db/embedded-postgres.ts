@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -241,7 +242,46 @@ function postgresEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' };
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A TCP port on 127.0.0.1 nothing listens on, for a server to listen on next. Taken below the
+ * kernel's range of ephemeral ports when it can be read (Linux): a port the kernel handed out was
+ * free when asked, but the kernel may give the same one to an outgoing connection (any client
+ * socket, a pool's connection) before the server binds it, which then fails with "address in use".
+ */
+export async function freePort(): Promise<number> {
+  const ephemeralLow = ephemeralPortsFrom();
+  if (ephemeralLow !== undefined && ephemeralLow > LOWEST_CHOSEN_PORT + 1000) {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const port = LOWEST_CHOSEN_PORT + crypto.randomInt(ephemeralLow - LOWEST_CHOSEN_PORT);
+      if (await listensOn(port)) return port;
+    }
+  }
+  return listenOnAnyPort();
+}
+
+/** Ports below this are left alone: well-known and registered services live there. */
+const LOWEST_CHOSEN_PORT = 15000;
+
+function ephemeralPortsFrom(): number | undefined {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `port` can be listened on now (the probe listens, then closes). */
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+function listenOnAnyPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.unref();
