@@ -27,7 +27,7 @@ import { buildOpenApiDocument } from './openapi/openapi';
 import packageJson from '../package.json';
 import { bodyParsers } from './http/body-parsers';
 import { errorHandler, unknownRoute } from './http/error-handler';
-import { securityHeaders } from './http/security-headers';
+import { writerHeaders } from './http/reply';
 import { sequence } from './http/sequence';
 import { mountRoutes, type AnyRoute } from './http/route';
 import type { Logger } from './logger';
@@ -192,7 +192,7 @@ export function composeApp(dependencies: AppDependencies): ComposedApp {
 
   mountRoutes(app, routes, auth.authenticate);
   // The response writer adds the security headers to what it writes; Express's static files need them set.
-  app.use('/docs', securityHeaders(), docsAssets());
+  app.use('/docs', writerHeaders(), docsAssets());
 
   app.use(unknownRoute);
   app.use(handleError);

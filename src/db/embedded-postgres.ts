@@ -252,11 +252,13 @@ export async function freePort(): Promise<number> {
   const ephemeralLow = ephemeralPortsFrom();
   if (ephemeralLow !== undefined && ephemeralLow > LOWEST_CHOSEN_PORT + 1000) {
     for (let attempt = 0; attempt < 20; attempt += 1) {
-      const port = LOWEST_CHOSEN_PORT + crypto.randomInt(ephemeralLow - LOWEST_CHOSEN_PORT);
-      if (await listensOn(port)) return port;
+      const port = await probePort(LOWEST_CHOSEN_PORT + crypto.randomInt(ephemeralLow - LOWEST_CHOSEN_PORT));
+      if (port !== undefined) return port;
     }
   }
-  return listenOnAnyPort();
+  const port = await probePort(0);
+  if (port === undefined) throw new Error('No free TCP port on 127.0.0.1');
+  return port;
 }
 
 /** Ports below this are left alone: well-known and registered services live there. */
@@ -271,24 +273,15 @@ function ephemeralPortsFrom(): number | undefined {
   }
 }
 
-/** Whether `port` can be listened on now (the probe listens, then closes). */
-function listensOn(port: number): Promise<boolean> {
+/** Listens on `port` (0: any the kernel picks) and closes again: the port it got, or undefined when it was taken. */
+function probePort(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const probe = net.createServer();
     probe.unref();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-function listenOnAnyPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
+    probe.once('error', () => resolve(undefined));
+    probe.listen(port, '127.0.0.1', () => {
+      const { port: bound } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(bound));
     });
   });
 }

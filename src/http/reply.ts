@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { noneMatchHits, parseIfNoneMatch, weakEtagOf } from './preconditions';
 import { SECURITY_HEADER_NAMES, SECURITY_HEADERS } from './security-headers';
 
@@ -75,6 +76,18 @@ export function writeResponse(
   }
   fields.push('Content-Type', contentType ?? JSON_CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(text)));
   res.writeHead(status, fields).end(text);
+}
+
+/**
+ * For responses the writer does not write (static files): the headers it would give them (the
+ * security headers and the request id), set on the response before their own writer runs.
+ */
+export function writerHeaders(): RequestHandler {
+  return (_req, res, next) => {
+    const fields = headerFields(res, undefined);
+    for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i], fields[i + 1]);
+    next();
+  };
 }
 
 /** The security headers, the request id (see the request lifecycle) and `headers`, as `writeHead` takes them. */

@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { Response } from 'express';
 import helmet from 'helmet';
 
 /** helmet's headers (its defaults), worked out once: they never vary between requests. */
@@ -22,15 +22,3 @@ export const SECURITY_HEADERS: readonly (readonly [string, string])[] = helmetHe
 
 /** Lower-cased names of SECURITY_HEADERS: a response that sets one of them itself replaces helmet's. */
 export const SECURITY_HEADER_NAMES: ReadonlySet<string> = new Set(SECURITY_HEADERS.map(([name]) => name.toLowerCase()));
-
-/**
- * For responses the response writer does not write (static files): the security headers and the
- * request id, set on the response before its writer runs.
- */
-export function securityHeaders(): RequestHandler {
-  return (_req, res, next) => {
-    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-    if (typeof res.locals.requestId === 'string') res.setHeader('X-Request-Id', res.locals.requestId);
-    next();
-  };
-}
